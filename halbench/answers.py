@@ -1,0 +1,209 @@
+"""Read model answers for Object HalBench, as RLHF-V's loader reads them, with strict errors.
+
+Accepted inputs (``load_object_halbench_answers``):
+
+* JSONL, one object per line: an image id (``image_id``: an integer, a COCO id
+  string such as ``"000000441147"``, or a file name such as
+  ``"COCO_val2014_000000441147.jpg"``), a question (``prompt``, else ``question``)
+  and an answer (``text``, else ``answer``; the reference's order). Other fields are
+  kept and echoed in the scored items. RLHF-V's generator writes no ``image_id``:
+  give its question file with ``questions_path`` and ids are taken by line
+  position, as the reference does.
+* ``.json``: a JSON array of such objects, or the LisaAnne/CHAIR format
+  (``{"imgToEval": {...: {"image_id", "caption"}}}``).
+
+As in the reference, every ``"Assistant:"`` is deleted from the answer, then it is
+stripped. For Chain-of-Hindsight outputs the reference cuts answers at CoH marker
+sentences when the answer file's path contains "coh"; ``coh="auto"`` keeps that
+rule, ``"on"``/``"off"`` force it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from halbench.coco import parse_coco_id
+from halbench.errors import InputError
+from halbench.io import describe_type, read_json, read_jsonl
+
+CohMode = Literal["auto", "on", "off"]
+
+_COH_MARKERS = (
+    # (marker, keep the part after it?) in the reference's order of checks
+    ("The following is a response without hallucination.", True),
+    ("The following is a response with hallucination.", False),
+    ("Generate a response without errors.", True),
+    ("Generate a response with errors.", False),
+)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One answer to score."""
+
+    image_id: int
+    answer: str  # as scored: "Assistant:" removed, stripped, CoH-cut if enabled
+    question: str | None
+    fields: dict[str, Any]  # the input record, echoed in the output item
+    line: int | None = None  # 1-based line in a JSONL file
+
+
+def clean_answer(text: str) -> str:
+    """The reference's cleaning: delete every "Assistant:", then strip."""
+    return text.replace("Assistant:", "").strip()
+
+
+def coh_cut(text: str) -> str:
+    """Keep the part of a Chain-of-Hindsight output the reference keeps."""
+    for marker, keep_after in _COH_MARKERS:
+        if marker in text:
+            return text.split(marker)[-1].strip() if keep_after else text.split(marker)[0].strip()
+    return text
+
+
+def load_object_halbench_answers(
+    path: str | Path,
+    *,
+    questions_path: str | Path | None = None,
+    coh: CohMode = "auto",
+) -> list[Answer]:
+    """Read and validate every answer; raise ``InputError`` (file, line, field) on the first problem."""
+    p = Path(path)
+    use_coh = coh == "on" or (coh == "auto" and "coh" in str(path))
+    if p.suffix == ".json":
+        answers = _from_json(p)
+    else:
+        questions = _question_ids(questions_path) if questions_path is not None else None
+        answers = _from_jsonl(p, questions, questions_path)
+    if not answers:
+        raise InputError(str(path), "no answers in file (empty file?)")
+    if use_coh:
+        answers = [
+            Answer(a.image_id, coh_cut(a.answer), a.question, a.fields, a.line) for a in answers
+        ]
+    return answers
+
+
+def _text_field(
+    rec: dict[str, Any], names: tuple[str, ...], path: Path, where: dict[str, Any]
+) -> str:
+    for name in names:
+        if name in rec:
+            value = rec[name]
+            if not isinstance(value, str):
+                raise InputError(
+                    str(path),
+                    f'"{name}" must be a string, got {describe_type(value)}',
+                    field=name,
+                    **where,
+                )
+            return value
+    wanted = " or ".join(f'"{n}"' for n in names)
+    raise InputError(str(path), f"missing {wanted}", field=names[0], **where)
+
+
+def _image_id(value: Any, name: str, path: str, where: dict[str, Any]) -> int:
+    image_id = parse_coco_id(value)
+    if image_id is None:
+        raise InputError(
+            path,
+            f'"{name}" must be a COCO image id (integer, digits, or a file name like '
+            f'COCO_val2014_000000441147.jpg), got {value!r}',
+            field=name, **where,
+        )  # fmt: skip
+    return image_id
+
+
+def _from_jsonl(path: Path, question_ids: list[int] | None, questions_path: Any) -> list[Answer]:
+    answers = []
+    for index, (number, rec) in enumerate(read_jsonl(path)):
+        where = {"line": number}
+        if "image_id" in rec:
+            image_id = _image_id(rec["image_id"], "image_id", str(path), where)
+        elif question_ids is not None:
+            if index >= len(question_ids):
+                raise InputError(
+                    str(path),
+                    f"answer {index + 1} has no image_id and the question file {questions_path} "
+                    f"has only {len(question_ids)} lines",
+                    field="image_id", **where,
+                )  # fmt: skip
+            image_id = question_ids[index]
+        else:
+            raise InputError(
+                str(path),
+                'missing "image_id" (for RLHF-V answer files without image ids, pass the '
+                "question file with --questions to join by line position)",
+                field="image_id", **where,
+            )  # fmt: skip
+        question = _text_field(rec, ("prompt", "question"), path, where)
+        answer = clean_answer(_text_field(rec, ("text", "answer"), path, where))
+        answers.append(Answer(image_id, answer, question, rec, number))
+    if question_ids is not None and len(question_ids) != len(answers):
+        uses_positions = any("image_id" not in a.fields for a in answers)
+        if uses_positions:
+            raise InputError(
+                str(path),
+                f"{len(answers)} answers but {len(question_ids)} questions in {questions_path}: "
+                "joining by line position needs the same number of lines",
+            )
+    return answers
+
+
+def _question_ids(path: str | Path) -> list[int]:
+    ids = []
+    for number, rec in read_jsonl(path):
+        if "image_id" not in rec:
+            raise InputError(str(path), 'missing "image_id"', line=number, field="image_id")
+        ids.append(_image_id(rec["image_id"], "image_id", str(path), {"line": number}))
+    return ids
+
+
+def _from_json(path: Path) -> list[Answer]:
+    data = read_json(path)
+    if isinstance(data, dict) and "imgToEval" in data:
+        records = data["imgToEval"]
+        if not isinstance(records, dict):
+            raise InputError(str(path), '"imgToEval" must be an object')
+        answers = []
+        for key, rec in records.items():
+            where_txt = f'imgToEval["{key}"]'
+            if not isinstance(rec, dict):
+                raise InputError(
+                    str(path), f"{where_txt}: expected an object, got {describe_type(rec)}"
+                )
+            if "image_id" not in rec:
+                raise InputError(str(path), f'{where_txt}: missing "image_id"', field="image_id")
+            image_id = _image_id(rec["image_id"], "image_id", str(path), {})
+            caption = rec.get("caption")
+            if not isinstance(caption, str):
+                raise InputError(
+                    str(path), f'{where_txt}: "caption" must be a string', field="caption"
+                )
+            # LisaAnne's format: captions are used as they are (no cleaning in the reference).
+            answers.append(Answer(image_id, caption, None, rec))
+        return answers
+    if not isinstance(data, list):
+        raise InputError(
+            str(path), "expected a JSON array of answer objects, or a CHAIR imgToEval object"
+        )
+    answers = []
+    for index, rec in enumerate(data):
+        if not isinstance(rec, dict):
+            raise InputError(
+                str(path), f"item {index + 1}: expected an object, got {describe_type(rec)}"
+            )
+        try:
+            if "image_id" not in rec:
+                raise InputError(str(path), 'missing "image_id"', field="image_id")
+            image_id = _image_id(rec["image_id"], "image_id", str(path), {})
+            question = _text_field(rec, ("prompt", "question"), path, {})
+            answer = clean_answer(_text_field(rec, ("text", "answer"), path, {}))
+        except InputError as exc:
+            raise InputError(
+                str(path), f"item {index + 1}: {exc.message}", field=exc.field
+            ) from None
+        answers.append(Answer(image_id, answer, question, rec))
+    return answers

@@ -1,0 +1,1 @@
+"""Data files shipped with halbench (see SOURCES.md for origins and licences)."""

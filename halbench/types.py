@@ -1,0 +1,90 @@
+"""The typed records halbench writes and reads.
+
+``ResultRecord`` is the result of scoring one benchmark: metrics (fractions in
+[0, 1], unrounded, each with its numerator and denominator), the per-item
+details, the unscored items with reasons, and everything needed to reproduce it.
+The leaderboard and later stages read records through ``ResultRecord.load``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from halbench.errors import InputError
+
+SCHEMA_VERSION = 1
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class InputFile(_Model):
+    path: str
+    sha256: str
+    role: str
+
+
+class Provenance(_Model):
+    halbench_version: str
+    git_revision: str | None = None
+    git_dirty: bool | None = None
+    python: str
+    platform: str
+    packages: dict[str, str] = Field(default_factory=dict)
+    command: list[str] | None = None
+    created_at: str  # UTC, ISO 8601
+    duration_s: float
+    inputs: list[InputFile] = Field(default_factory=list)
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class Fraction(_Model):
+    numerator: int | float
+    denominator: int
+
+
+class UnscoredItem(_Model):
+    index: int  # 0-based position in the input
+    reason: str
+    line: int | None = None
+
+
+class ResultRecord(_Model):
+    schema_version: int = SCHEMA_VERSION
+    benchmark: str
+    benchmark_version: str
+    protocol: dict[str, Any]
+    metrics: dict[str, float | int | None]
+    fractions: dict[str, Fraction] = Field(default_factory=dict)
+    not_computable: dict[str, str] = Field(default_factory=dict)
+    n_items: int
+    n_scored: int
+    n_unscored: int
+    unscored: list[UnscoredItem] = Field(default_factory=list)
+    items: list[dict[str, Any]]
+    provenance: Provenance
+    model: dict[str, Any] | None = None
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=1) + "\n"
+
+    @classmethod
+    def load(cls, path: str | Path) -> ResultRecord:
+        """Read a record, with a clear error naming the file and the bad field."""
+        from pydantic import ValidationError
+
+        from halbench.io import read_json
+
+        data = read_json(path)
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            raise InputError(
+                str(path), f"not a halbench result record: {where}: {err['msg']}"
+            ) from None
