@@ -101,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
         "that answer unscored (counted and listed, excluded from every metric)",
     )  # fmt: skip
     oh.add_argument(
+        "--synonyms", metavar="FILE",
+        help="another synonym list in the format of RLHF-V's synonyms_refine.txt (one class per "
+        "line, ', '-separated, canonical name first); the record's protocol mode becomes "
+        "'custom-synonyms' (default: the reference list, shipped)",
+    )  # fmt: skip
+    oh.add_argument(
         "--no-cache",
         action="store_true",
         help="rebuild the ground truth, do not read or write its cache",
@@ -173,6 +179,7 @@ def _cmd_score_object_halbench(args: argparse.Namespace) -> int:
         unknown_images=args.unknown_images,
         use_cache=not args.no_cache,
         fast_tokenizer=args.tokenizer == "fast",
+        synonyms=args.synonyms,
     )
     record = score_object_halbench(args.answers, args.coco_annotations, opts, command=sys.argv[:])
     atomic_write_text(args.output, record.to_json())

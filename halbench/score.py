@@ -53,9 +53,13 @@ def score_object_halbench(
         answers_path, questions_path=opts.questions, coh=opts.coh
     )
     nlp = nlp or NltkPipeline(fast=opts.fast_tokenizer)
-    vocab = (
-        SynonymVocabulary.from_file(opts.synonyms) if opts.synonyms else SynonymVocabulary.default()
-    )
+    if opts.synonyms is None:
+        vocab = SynonymVocabulary.default()
+    else:
+        try:
+            vocab = SynonymVocabulary.from_file(opts.synonyms)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(str(opts.synonyms), f"cannot read the synonym list: {exc}") from None
     extractor = ObjectExtractor(vocab, nlp)
     gt = load_ground_truth(
         coco_annotations, extractor, use_cache=opts.use_cache, cache_root=opts.cache_root
@@ -100,7 +104,7 @@ def score_object_halbench(
         benchmark=OBJECT_HALBENCH,
         benchmark_version=OBJECT_HALBENCH_VERSION,
         protocol={
-            "mode": "parity",
+            "mode": "parity" if opts.synonyms is None else "custom-synonyms",
             "extractor": "synonym",
             "coh": opts.coh,
             "coh_applied": opts.coh == "on" or (opts.coh == "auto" and "coh" in str(answers_path)),

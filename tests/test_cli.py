@@ -11,7 +11,7 @@ import pytest
 from halbench.cli import main
 from halbench.types import ResultRecord
 
-from .conftest import CAPS_BOXES, DEMO_ANSWERS
+from .conftest import CAPS_BOXES, DEMO_ANSWERS, SYNONYMS
 
 
 def score_args(answers, out, *extra):
@@ -132,3 +132,15 @@ def test_module_entry_point():
         [sys.executable, "-m", "halbench", "--version"], capture_output=True, text=True, check=False
     )
     assert res.returncode == 0 and res.stdout.startswith("halbench ")
+
+
+def test_custom_synonyms(tmp_path):
+    syn = tmp_path / "syn.txt"
+    syn.write_text(SYNONYMS.read_text().replace("person, ", "person, chauffeur, ", 1))
+    out = tmp_path / "o.json"
+    assert main(score_args(DEMO_ANSWERS, out, "--synonyms", str(syn))) == 0
+    rec = ResultRecord.load(out)
+    assert rec.protocol["mode"] == "custom-synonyms"
+    (syn_input,) = [f for f in rec.provenance.inputs if f.role == "synonyms"]
+    assert syn_input.path == str(syn)
+    assert main(score_args(DEMO_ANSWERS, out, "--synonyms", str(tmp_path / "none.txt"))) == 1
