@@ -34,6 +34,7 @@ lint: setup
 ## perf: speed benchmarks (not part of the tests)
 perf: setup
 	$(BIN)/python perf/bench_object_halbench.py
+	$(BIN)/python perf/bench_run.py
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info .pytest_cache

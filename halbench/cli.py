@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from halbench import __version__
+from halbench import __version__, display
 from halbench.errors import HalbenchError
 
 _EPILOG_MAIN = """\
@@ -117,12 +117,17 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     oh.set_defaults(func=_cmd_score_object_halbench)
 
+    _add_run(sub)
+    _add_data(sub)
+
     # -- demo ----------------------------------------------------------------------
     demo = sub.add_parser(
         "demo",
-        help="score the bundled demo answers and print the table",
-        description="Score GPT-4's LLaVA-Bench detailed descriptions of 30 COCO images (bundled) "
-        "against the bundled ground truth of 80 COCO val2014 images, with Object HalBench.",
+        help="run the whole pipeline on bundled data and print the results",
+        description="(1) Score GPT-4's LLaVA-Bench detailed descriptions of 30 COCO images "
+        "(bundled) against the bundled ground truth of 80 COCO val2014 images with Object "
+        "HalBench; (2) build a tiny LLaVA-style model offline and `halbench run` it on the "
+        "demo benchmark (six drawn images). Needs the hf extra (torch, transformers).",
         epilog="example:\n  halbench demo --out runs/demo",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -166,6 +171,186 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# --------------------------------------------------------------------------- run / data
+
+_EPILOG_RUN = """\
+MODEL is a local checkpoint directory or a Hugging Face hub id (any checkpoint that
+AutoProcessor + AutoModelForImageTextToText load), openai:NAME for an OpenAI-compatible
+API (--base-url; key from $OPENAI_API_KEY), or replay:FILE to score answers made
+elsewhere. Answers are stored in OUT/answers.sqlite as they are produced: run the same
+command again after an interruption and only the missing answers are generated.
+
+Writes OUT/<benchmark>/answers.jsonl and OUT/<benchmark>/result.json, then prints a
+summary. Exit status 3 when some items could not be generated (they are unscored).
+
+examples:
+  halbench run --model runs/demo/tiny-llava --benchmarks demo
+  halbench run --model llava-hf/llava-1.5-7b-hf --benchmarks object-halbench \\
+      --coco-annotations ~/data/coco2014/annotations --batch-size 16
+  halbench run --model openai:gpt-4o-mini --benchmarks object-halbench --limit 20
+  halbench run --model replay:rlhfv_objhal_answers.jsonl --benchmarks object-halbench"""
+
+
+def _add_run(sub: Any) -> None:
+    from halbench.run import DEFAULT_BENCHMARKS
+    from halbench.runners import BACKENDS
+
+    p = sub.add_parser(
+        "run",
+        help="generate answers with a model, score them, write result records",
+        description="Generate every benchmark's answers with a model, resumably, then score and record them.",
+        epilog=_EPILOG_RUN,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--model",
+        required=True,
+        metavar="MODEL",
+        help="checkpoint dir, hub id, openai:NAME or replay:FILE",
+    )
+    p.add_argument(
+        "--benchmarks", default=",".join(DEFAULT_BENCHMARKS), metavar="A,B",
+        help=f"comma-separated benchmark names (default: {','.join(DEFAULT_BENCHMARKS)}; "
+        "`halbench benchmarks` lists them)",
+    )  # fmt: skip
+    p.add_argument(
+        "--backend", choices=BACKENDS, default="auto", help="model backend (default: auto)"
+    )
+    p.add_argument(
+        "--out", type=Path, metavar="DIR", help="output directory (default: runs/<model name>)"
+    )
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=8,
+        metavar="N",
+        help="prompts per generate() call (default 8)",
+    )
+    p.add_argument(
+        "--max-new-tokens",
+        type=int,
+        metavar="N",
+        help="default: the benchmark's (1024 for object-halbench)",
+    )
+    p.add_argument(
+        "--temperature", type=float, default=0.0, help="0 (default) = greedy / beam search"
+    )
+    p.add_argument("--top-p", type=float, default=1.0)
+    p.add_argument("--num-beams", type=int, default=1, help="beam search width (RLHF-V used 3)")
+    p.add_argument("--repetition-penalty", type=float, default=1.0, help="(RLHF-V used 1.1)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--limit", type=int, metavar="N", help="only the first N items of each benchmark"
+    )
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="prepared data root (default: $HALBENCH_HOME/data)",
+    )
+    p.add_argument(
+        "--coco-annotations",
+        type=Path,
+        metavar="DIR",
+        help="COCO 2014 annotations (Object HalBench ground truth)",
+    )
+    g = p.add_argument_group("hf / vllm backends")
+    g.add_argument("--device", help="cuda, cuda:1, mps or cpu (default: best available)")
+    g.add_argument(
+        "--dtype", help="float32, bfloat16 or float16 (default: bfloat16 on GPU, float32 on CPU)"
+    )
+    g.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="allow the checkpoint's own code (off by default)",
+    )
+    g.add_argument("--revision", help="hub revision (branch, tag or commit)")
+    g.add_argument("--tensor-parallel-size", type=int, default=1, help="vllm: GPUs per model")
+    g.add_argument("--max-model-len", type=int, help="vllm: context length limit")
+    g = p.add_argument_group("openai backend")
+    g.add_argument(
+        "--base-url",
+        help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL or api.openai.com)",
+    )
+    g.add_argument(
+        "--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the key"
+    )
+    g.add_argument("--concurrency", type=int, default=8, help="parallel requests (default 8)")
+    g.add_argument(
+        "--max-retries",
+        type=int,
+        default=5,
+        help="retries per request on 429/5xx/timeouts (default 5)",
+    )
+    p.set_defaults(func=_cmd_run)
+
+
+def _add_data(sub: Any) -> None:
+    p = sub.add_parser(
+        "data",
+        help="prepare benchmark data from official files or local copies",
+        description="Prepare benchmark data into $HALBENCH_HOME/data/NAME (or --data-dir).",
+        epilog="example:\n  halbench data prepare object-halbench --from obj_halbench_300_with_image.jsonl "
+        "--coco-annotations coco/annotations",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    dsub = p.add_subparsers(dest="data_command", metavar="ACTION")
+    dsub.required = True
+    prep = dsub.add_parser(
+        "prepare",
+        help="prepare one benchmark",
+        description="object-halbench: RLHF-V's 300-item question file (downloaded where online, or --from "
+        "PATH), verified by its git blob hash; or --coco-sample, a seeded sample of 300 val2014 images "
+        "(not the official set). llava-bench-coco: the 30 images from --coco-images.",
+        epilog="examples:\n"
+        "  halbench data prepare object-halbench --from obj_halbench_300_with_image.jsonl \\\n"
+        "      --coco-annotations coco/annotations\n"
+        "  halbench data prepare object-halbench --coco-sample --coco-images coco/val2014 \\\n"
+        "      --coco-annotations coco/annotations\n"
+        "  halbench data prepare llava-bench-coco --coco-images coco/val2014",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    prep.add_argument("name", metavar="NAME", help="benchmark name")
+    prep.add_argument(
+        "--from",
+        dest="source",
+        type=Path,
+        metavar="PATH",
+        help="the official file, already downloaded",
+    )
+    prep.add_argument(
+        "--coco-annotations",
+        type=Path,
+        metavar="DIR",
+        help="COCO 2014 annotations, recorded for scoring",
+    )
+    prep.add_argument(
+        "--coco-images", type=Path, metavar="DIR", help="COCO val2014 image directory"
+    )
+    prep.add_argument(
+        "--coco-sample", action="store_true", help="object-halbench without the official file"
+    )
+    prep.add_argument("--seed", type=int, help="--coco-sample seed (default 0)")
+    prep.add_argument("--offline", action="store_true", help="never try to download")
+    prep.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="prepared data root (default: $HALBENCH_HOME/data)",
+    )
+    prep.set_defaults(func=_cmd_data_prepare)
+
+    b = sub.add_parser(
+        "benchmarks",
+        help="list the benchmarks and whether their data is ready",
+        description="List every benchmark definition with its version, scorer and data status.",
+        epilog="example:\n  halbench benchmarks",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    b.add_argument("--data-dir", type=Path, metavar="DIR")
+    b.set_defaults(func=_cmd_benchmarks)
+
+
 # --------------------------------------------------------------------------- commands
 
 
@@ -183,27 +368,103 @@ def _cmd_score_object_halbench(args: argparse.Namespace) -> int:
     )
     record = score_object_halbench(args.answers, args.coco_annotations, opts, command=sys.argv[:])
     atomic_write_text(args.output, record.to_json())
-    print(format_object_halbench(record))
+    print(display.format_object_halbench(record))
     print(f"\nResult record: {args.output}")
     return 0
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    from halbench.run import RunConfig, run
+    from halbench.runners import BackendOptions
+
+    names = [n.strip() for n in args.benchmarks.split(",") if n.strip()]
+    if not names:
+        raise HalbenchError("--benchmarks is empty")
+    config = RunConfig(
+        model=args.model,
+        backend=args.backend,
+        benchmarks=names,
+        out=args.out,
+        batch_size=args.batch_size,
+        max_new_tokens=args.max_new_tokens,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        num_beams=args.num_beams,
+        repetition_penalty=args.repetition_penalty,
+        seed=args.seed,
+        limit=args.limit,
+        data_dir=args.data_dir,
+        coco_annotations=args.coco_annotations,
+        backend_options=BackendOptions(
+            device=args.device,
+            dtype=args.dtype,
+            trust_remote_code=args.trust_remote_code,
+            revision=args.revision,
+            base_url=args.base_url,
+            api_key_env=args.api_key_env,
+            concurrency=args.concurrency,
+            max_retries=args.max_retries,
+            tensor_parallel_size=args.tensor_parallel_size,
+            max_model_len=args.max_model_len,
+        ),
+        command=sys.argv[:],
+    )
+    outcomes = run(config)
+    print(display.format_run_summary(outcomes))
+    return 3 if any(o.failed for o in outcomes) else 0
+
+
+def _cmd_data_prepare(args: argparse.Namespace) -> int:
+    from halbench.data import prepare
+
+    target = prepare(
+        args.name,
+        data_dir=args.data_dir,
+        source=args.source,
+        coco_annotations=args.coco_annotations,
+        coco_images=args.coco_images,
+        coco_sample=args.coco_sample,
+        seed=args.seed,
+        offline=args.offline,
+    )
+    print(f"prepared {args.name}: {target}")
+    return 0
+
+
+def _cmd_benchmarks(args: argparse.Namespace) -> int:
+    from halbench import benchmarks
+
+    seen = set()
+    print(f"{'name':<20}{'version':<18}{'scorer':<18}data")
+    for bench in benchmarks.registry().values():
+        if bench.name in seen:
+            continue
+        seen.add(bench.name)
+        status = (
+            "shipped"
+            if bench.shipped
+            else ("prepared" if bench.is_prepared(args.data_dir) else "not prepared")
+        )
+        alias = f" (alias: {', '.join(bench.aliases)})" if bench.aliases else ""
+        print(f"{bench.name:<20}{bench.version:<18}{bench.scorer:<18}{status}{alias}")
+        print(f"    {bench.summary}")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from importlib import resources
+    from halbench.demo import run_demo
 
-    from halbench.io import atomic_write_text
-    from halbench.score import score_object_halbench
-
-    res = resources.files("halbench.resources")
-    answers = res.joinpath("demo/gpt4_llava_bench_detail.jsonl")
-    gt = res.joinpath("llava_bench/caps_boxes_coco2014_val_80.jsonl")
-    with resources.as_file(answers) as answers_path, resources.as_file(gt) as gt_path:
-        record = score_object_halbench(answers_path, gt_path, command=sys.argv[:])
-    out = Path(args.out) / "object-halbench.json"
-    atomic_write_text(out, record.to_json())
-    print("Demo: GPT-4's LLaVA-Bench detailed descriptions (30 COCO val2014 images)")
-    print(format_object_halbench(record))
-    print(f"\nResult record: {out}")
+    result = run_demo(Path(args.out), command=sys.argv[:])
+    print("1) GPT-4's LLaVA-Bench detailed descriptions of 30 COCO val2014 images")
+    print(display.format_object_halbench(result.gpt4_record))
+    print(f"   record: {result.gpt4_record_path}")
+    print(
+        f"\n2) halbench run --model {result.model_dir} --benchmarks demo  (a tiny model trained for a second)"
+    )
+    print(display.format_run_summary(result.run))
+    for o in result.run:
+        if o.record.protocol.get("scorer") == "object-halbench":
+            print(display.format_object_halbench(o.record))
     return 0
 
 
@@ -228,43 +489,6 @@ def _cmd_setup_nltk(args: argparse.Namespace) -> int:
             "warning: this WordNet's noun data differs from WordNet 3.0; lemmas may differ from the reference"
         )
     return 0
-
-
-# --------------------------------------------------------------------------- display
-
-
-def _pct(value: Any) -> str:
-    return "n/a" if value is None else f"{100 * value:6.2f} %"
-
-
-def format_object_halbench(record: Any) -> str:
-    """The metrics table for an Object HalBench record (percentages, 2 decimals)."""
-    m, f = record.metrics, record.fractions
-    rows = [
-        ("CHAIRs_refine (Resp.)", "lower", _pct(m.get("CHAIRs_refine")), f.get("CHAIRs_refine")),
-        ("CHAIRi (Mention)", "lower", _pct(m.get("CHAIRi")), f.get("CHAIRi")),
-        ("CHAIRs", "lower", _pct(m.get("CHAIRs")), f.get("CHAIRs")),
-        ("coverage (obj_rec)", "higher", _pct(m.get("coverage")), f.get("coverage")),
-    ]
-    avg = m.get("avg_words")
-    lines = [
-        f"Object HalBench ({record.benchmark_version}, {record.protocol.get('extractor')} extractor): "
-        f"{record.n_scored} scored, {record.n_unscored} unscored",
-        f"  {'metric':<24}{'better':<8}{'value':>10}   fraction",
-    ]
-    for name, better, value, frac in rows:
-        frac_txt = f"{frac.numerator} / {frac.denominator}" if frac is not None else ""
-        lines.append(f"  {name:<24}{better:<8}{value:>10}   {frac_txt}")
-    lines.append(f"  {'avg words':<24}{'':<8}{'n/a' if avg is None else f'{avg:8.2f}':>10}")
-    for name, reason in record.not_computable.items():
-        lines.append(f"  {name}: not computable ({reason})")
-    if record.n_unscored:
-        lines.append(
-            f"  unscored items: {record.n_unscored} (listed under 'unscored' in the record)"
-        )
-    if record.protocol.get("coh_applied"):
-        lines.append("  note: Chain-of-Hindsight marker sentences were cut from answers (--coh)")
-    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- entry point

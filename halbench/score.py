@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from halbench.answers import CohMode, load_object_halbench_answers
+from halbench.answers import Answer, CohMode, load_object_halbench_answers
 from halbench.coco import load_ground_truth
 from halbench.errors import InputError
 from halbench.io import file_sha256
@@ -52,6 +52,38 @@ def score_object_halbench(
     answers = load_object_halbench_answers(
         answers_path, questions_path=opts.questions, coh=opts.coh
     )
+    inputs = [InputFile(path=str(answers_path), sha256=file_sha256(answers_path), role="answers")]
+    if opts.questions is not None:
+        sha = file_sha256(opts.questions)
+        inputs.append(InputFile(path=str(opts.questions), sha256=sha, role="questions"))
+    return score_object_halbench_answers(
+        answers,
+        coco_annotations,
+        opts,
+        nlp=nlp,
+        command=command,
+        source=str(answers_path),
+        inputs=inputs,
+        coh_applied=opts.coh == "on" or (opts.coh == "auto" and "coh" in str(answers_path)),
+        started=(started, t0),
+    )
+
+
+def score_object_halbench_answers(
+    answers: list[Answer],
+    coco_annotations: str | Path,
+    options: ObjectHalbenchOptions | None = None,
+    *,
+    nlp: NltkPipeline | None = None,
+    command: list[str] | None = None,
+    source: str = "answers",
+    inputs: list[InputFile] | None = None,
+    coh_applied: bool = False,
+    started: tuple[str, float] | None = None,
+) -> ResultRecord:
+    """Score answers already in memory (``halbench run`` calls this); ``source`` names them in errors."""
+    opts = options or ObjectHalbenchOptions()
+    created_at, t0 = started or (now_utc(), time.perf_counter())
     nlp = nlp or NltkPipeline(fast=opts.fast_tokenizer)
     if opts.synonyms is None:
         vocab = SynonymVocabulary.default()
@@ -75,7 +107,7 @@ def score_object_halbench(
             reason = f"image {ans.image_id} is not in the ground truth ({coco_annotations})"
             if opts.unknown_images == "error":
                 raise InputError(
-                    str(answers_path),
+                    source,
                     f"image_id {ans.image_id} is not in the ground truth {coco_annotations} "
                     "(use --unknown-images unscored to report such answers as unscored)",
                     line=ans.line, field="image_id",
@@ -88,13 +120,7 @@ def score_object_halbench(
         records.append(item_record(item, ans.fields))
     result = aggregate(scored)
 
-    inputs = [InputFile(path=str(answers_path), sha256=file_sha256(answers_path), role="answers")]
-    if opts.questions is not None:
-        inputs.append(
-            InputFile(
-                path=str(opts.questions), sha256=file_sha256(opts.questions), role="questions"
-            )
-        )
+    inputs = list(inputs or [])
     inputs += [InputFile(**vars(f)) for f in gt.files]
     synonyms_path = (
         str(opts.synonyms) if opts.synonyms else "halbench:object_halbench/synonyms_refine.txt"
@@ -107,7 +133,7 @@ def score_object_halbench(
             "mode": "parity" if opts.synonyms is None else "custom-synonyms",
             "extractor": "synonym",
             "coh": opts.coh,
-            "coh_applied": opts.coh == "on" or (opts.coh == "auto" and "coh" in str(answers_path)),
+            "coh_applied": coh_applied,
             "unknown_images": opts.unknown_images,
         },
         metrics=result.metrics,
@@ -124,7 +150,7 @@ def score_object_halbench(
         provenance=make_provenance(
             inputs=inputs,
             duration_s=time.perf_counter() - t0,
-            created_at=started,
+            created_at=created_at,
             command=command,
             details={
                 "nlp": nlp.provenance(),

@@ -85,3 +85,90 @@ def reference_gt(reference, caps_boxes) -> dict[int, set[str]]:
         {int(r["id"]): [i["category"] for i in r["instances"]] for r in caps_boxes},
         {int(r["id"]): r["captions"] for r in caps_boxes},
     )
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A tiny random LLaVA checkpoint built offline (loads with the Auto classes)."""
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from halbench.testing.tiny import build_tiny_llava
+
+    return build_tiny_llava(tmp_path_factory.mktemp("tiny") / "tiny-llava", max_new_tokens=24)
+
+
+def make_benchmark(
+    folder: Path, n: int, *, scorer: str = "object-halbench", missing_image: bool = False
+) -> Path:
+    """A custom benchmark folder with ``n`` items over the demo images (ground truth: the demo's)."""
+    import shutil
+
+    from halbench.benchmarks import get_benchmark
+
+    demo = get_benchmark("demo")
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(demo.folder / "images", folder / "images", dirs_exist_ok=True)
+    shutil.copy(demo.folder / "ground_truth.jsonl", folder / "ground_truth.jsonl")
+    demo_items = demo.load_items()
+    lines = []
+    for k in range(n):
+        base = demo_items[k % len(demo_items)]
+        image = (
+            f"images/{base.image.name}" if not (missing_image and k == n - 1) else "images/nope.png"
+        )
+        q = [
+            "Describe the image.",
+            "What is in this picture? Please answer in detail.",
+            "List every object you can see.",
+        ][k % 3]
+        lines.append(
+            json.dumps(
+                {
+                    "id": f"it{k:03d}",
+                    "image": image,
+                    "image_id": base.image_id,
+                    "question": q,
+                    "k": k,
+                }
+            )
+        )
+    (folder / "items.jsonl").write_text("\n".join(lines) + "\n")
+    (folder / "benchmark.toml").write_text(
+        f'name = "{folder.name}"\nversion = "t1"\ntitle = "test"\nscorer = "{scorer}"\n'
+        '[data]\nkind = "shipped"\n[scorer_options]\nground_truth = "ground_truth.jsonl"\n'
+        "[generation]\nmax_new_tokens = 16\n"
+    )
+    return folder
+
+
+def make_coco_dir(directory, caps_boxes, vocab, splits=("val",)):
+    """COCO-format annotation files from the bundled caps_boxes data (images split across splits)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    cat_id = {name: 100 + i for i, name in enumerate(vocab.classes)}
+    categories = [{"id": i, "name": n, "supercategory": "x"} for n, i in cat_id.items()]
+    for s, split in enumerate(splits):
+        recs = [r for k, r in enumerate(caps_boxes) if k % len(splits) == s]
+        images = [
+            {"id": int(r["id"]), "file_name": f"COCO_{split}2014_{r['id']}.jpg"} for r in recs
+        ]
+        instances, captions = [], []
+        for r in recs:
+            for inst in r["instances"]:
+                instances.append({"id": len(instances), "image_id": int(r["id"]), "category_id": cat_id[inst["category"]], "iscrowd": 0, "bbox": inst["bbox"]})  # fmt: skip
+            for cap in r["captions"]:
+                captions.append({"id": len(captions), "image_id": int(r["id"]), "caption": cap})
+        (directory / f"instances_{split}2014.json").write_text(
+            json.dumps(
+                {
+                    "info": {},
+                    "licenses": [],
+                    "categories": categories,
+                    "images": images,
+                    "annotations": instances,
+                }
+            )
+        )
+        (directory / f"captions_{split}2014.json").write_text(
+            json.dumps({"info": {}, "licenses": [], "images": images, "annotations": captions})
+        )
+    return directory

@@ -116,9 +116,14 @@ def test_no_command_prints_help(capsys):
 def test_demo(tmp_path, capsys):
     assert main(["-q", "demo", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "30 scored, 0 unscored" in out
-    rec = ResultRecord.load(tmp_path / "object-halbench.json")
+    assert "30 scored, 0 unscored" in out and "halbench run --model" in out
+    rec = ResultRecord.load(tmp_path / "gpt4-llava-bench" / "object-halbench.json")
     assert rec.n_scored == 30
+    run_rec = ResultRecord.load(tmp_path / "tiny-llava-run" / "demo" / "result.json")
+    assert run_rec.n_items == 6 and run_rec.model["backend"] == "hf"
+    # the demo model is reused on a second run, and the answers come from the store
+    assert main(["-q", "demo", "--out", str(tmp_path)]) == 0
+    assert "6     0       6" in capsys.readouterr().out
 
 
 def test_doctor(capsys):

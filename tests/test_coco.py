@@ -10,38 +10,7 @@ import halbench.coco as coco
 from halbench.coco import load_ground_truth
 from halbench.errors import InputError
 
-
-def make_coco_dir(directory, caps_boxes, vocab, splits=("val",)):
-    """COCO-format annotation files from the bundled caps_boxes data (images split across splits)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    cat_id = {name: 100 + i for i, name in enumerate(vocab.classes)}
-    categories = [{"id": i, "name": n, "supercategory": "x"} for n, i in cat_id.items()]
-    for s, split in enumerate(splits):
-        recs = [r for k, r in enumerate(caps_boxes) if k % len(splits) == s]
-        images = [
-            {"id": int(r["id"]), "file_name": f"COCO_{split}2014_{r['id']}.jpg"} for r in recs
-        ]
-        instances, captions = [], []
-        for r in recs:
-            for inst in r["instances"]:
-                instances.append({"id": len(instances), "image_id": int(r["id"]), "category_id": cat_id[inst["category"]], "iscrowd": 0, "bbox": inst["bbox"]})  # fmt: skip
-            for cap in r["captions"]:
-                captions.append({"id": len(captions), "image_id": int(r["id"]), "caption": cap})
-        (directory / f"instances_{split}2014.json").write_text(
-            json.dumps(
-                {
-                    "info": {},
-                    "licenses": [],
-                    "categories": categories,
-                    "images": images,
-                    "annotations": instances,
-                }
-            )
-        )
-        (directory / f"captions_{split}2014.json").write_text(
-            json.dumps({"info": {}, "licenses": [], "images": images, "annotations": captions})
-        )
-    return directory
+from .conftest import make_coco_dir
 
 
 @pytest.mark.parametrize("splits", [("val",), ("train", "val")])

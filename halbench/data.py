@@ -1,0 +1,295 @@
+"""``halbench data prepare NAME``: turn official files or local copies into ``items.jsonl``.
+
+Prepared data goes to ``$HALBENCH_HOME/data/NAME/`` (or ``--data-dir``): ``items.jsonl``,
+``images/`` where images have to be extracted, and ``manifest.json`` (sources, checksums,
+the COCO annotations to score with, the variant when it is not the official item set).
+Everything is written to a temporary directory and moved into place at the end.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import random
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from halbench.benchmarks import Benchmark, get_benchmark
+from halbench.coco import coco_split_files, parse_coco_id
+from halbench.errors import HalbenchError, InputError
+from halbench.io import read_json, read_jsonl
+from halbench.progress import track
+from halbench.provenance import now_utc
+
+_CHUNK = 1 << 20
+
+
+def git_blob_sha1(path: str | Path) -> str:
+    """The git blob id of a file: sha1 of ``"blob <size>\\0"`` + its bytes."""
+    p = Path(path)
+    h = hashlib.sha1(f"blob {p.stat().st_size}\0".encode(), usedforsecurity=False)
+    with p.open("rb") as f:
+        while block := f.read(_CHUNK):
+            h.update(block)
+    return h.hexdigest()
+
+
+def download(url: str, dest: Path, *, timeout: float = 60.0) -> None:
+    """Fetch ``url`` to ``dest`` (via a temporary file); ``HalbenchError`` when offline."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".part")
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp, tmp.open("wb") as f:  # noqa: S310 - fixed https URLs
+            total = int(resp.headers.get("Content-Length") or 0) or None
+            chunks = iter(lambda: resp.read(_CHUNK), b"")
+            for block in track(
+                chunks, total=(total // _CHUNK + 1) if total else None, desc="download", unit="MB"
+            ):
+                f.write(block)
+        os.replace(tmp, dest)
+    except (urllib.error.URLError, OSError, TimeoutError) as exc:
+        tmp.unlink(missing_ok=True)
+        raise HalbenchError(f"could not download {url}: {exc}") from None
+
+
+def _finish(tmp: Path, target: Path) -> None:
+    if target.exists():
+        shutil.rmtree(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(tmp, target)
+
+
+def _write_items(directory: Path, items: list[dict[str, Any]]) -> None:
+    (directory / "items.jsonl").write_text(
+        "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in items)
+    )
+
+
+def _image_suffix(data: bytes) -> str:
+    if data[:3] == b"\xff\xd8\xff":
+        return ".jpg"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return ".png"
+    return ".img"
+
+
+def prepare(name: str, *, data_dir: Path | None = None, **options: Any) -> Path:
+    """Prepare benchmark ``name``; return its data directory."""
+    bench = get_benchmark(name)
+    if bench.shipped:
+        return bench.folder
+    fn = {
+        "object-halbench": _prepare_object_halbench,
+        "llava-bench-coco": _prepare_llava_bench_coco,
+    }.get(bench.name)
+    if fn is None:  # pragma: no cover - every prepared benchmark has a preparer
+        raise HalbenchError(f"no preparation recipe for '{bench.name}'")
+    target = bench.data_dir(data_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{bench.name}-", dir=target.parent))
+    try:
+        manifest = fn(bench, tmp, **options)
+        manifest.update(
+            benchmark=bench.name, benchmark_version=bench.version, prepared_at=now_utc()
+        )
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+        _finish(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _check_coco_annotations(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    coco_split_files(Path(path))  # raises a clear error when the files are not there
+    return str(Path(path).resolve())
+
+
+# --------------------------------------------------------------------------- Object HalBench
+
+
+def _prepare_object_halbench(
+    bench: Benchmark,
+    out: Path,
+    *,
+    source: Path | None = None,
+    coco_annotations: Path | None = None,
+    coco_sample: bool = False,
+    coco_images: Path | None = None,
+    seed: int | None = None,
+    offline: bool = False,
+    expected_blob: str | None = None,
+) -> dict[str, Any]:
+    official = bench.spec["sources"]["official"]
+    ann = _check_coco_annotations(coco_annotations)
+    if coco_sample:
+        return _object_halbench_coco_sample(bench, out, coco_images, coco_annotations, seed, ann)
+    blob = expected_blob or official["git_blob"]
+    if source is None:
+        if offline:
+            raise HalbenchError(
+                "object-halbench: give the question file with --from PATH (RLHF-V/RLHF-V "
+                f"{official['path']}, git blob {blob}), or use --coco-sample"
+            )
+        source = out / "download" / Path(official["path"]).name
+        try:
+            download(official["url"], source)
+        except HalbenchError as exc:
+            raise HalbenchError(
+                f"{exc}\nOffline? Download {official['url']} elsewhere and pass --from PATH, "
+                "or use --coco-sample with a local COCO copy."
+            ) from None
+    got = git_blob_sha1(source)
+    if got != blob:
+        raise InputError(
+            str(source),
+            f"git blob {got} is not the official {blob} ({official['repository']} {official['path']})",
+        )
+    images = out / "images"
+    images.mkdir()
+    items = []
+    for index, (number, rec) in enumerate(
+        track(list(read_jsonl(source)), desc="extracting images", unit="img")
+    ):
+        for key in ("image_id", "question", "image"):
+            if key not in rec:
+                raise InputError(str(source), f'missing "{key}"', line=number, field=key)
+        image_id = parse_coco_id(rec["image_id"])
+        if image_id is None:
+            raise InputError(
+                str(source),
+                f'"image_id" is not a COCO id: {rec["image_id"]!r}',
+                line=number,
+                field="image_id",
+            )
+        try:
+            data = base64.b64decode(rec["image"], validate=False)
+        except (ValueError, TypeError):
+            raise InputError(
+                str(source), '"image" is not base64 image data', line=number, field="image"
+            ) from None
+        name = f"{index:03d}_{image_id:012d}{_image_suffix(data)}"
+        (images / name).write_bytes(data)
+        item = {
+            "id": str(index),
+            "image": f"images/{name}",
+            "image_id": image_id,
+            "question": rec["question"],
+        }
+        if "org_idx" in rec:
+            item["org_idx"] = rec["org_idx"]
+        items.append(item)
+    _write_items(out, items)
+    shutil.rmtree(out / "download", ignore_errors=True)
+    return {
+        "variant": None,
+        "source": {"kind": "official", **official, "verified_git_blob": got},
+        "coco_annotations": ann,
+        "items": len(items),
+    }
+
+
+def _object_halbench_coco_sample(
+    bench: Benchmark,
+    out: Path,
+    coco_images: Path | None,
+    coco_annotations: Path | None,
+    seed: int | None,
+    ann: str | None,
+) -> dict[str, Any]:
+    spec = bench.spec["sources"]["coco_sample"]
+    seed = spec["seed"] if seed is None else seed
+    if coco_images is None or coco_annotations is None:
+        raise HalbenchError(
+            "--coco-sample needs --coco-images (val2014 images) and --coco-annotations"
+        )
+    inst = Path(coco_annotations) / "instances_val2014.json"
+    if not inst.exists():
+        raise InputError(
+            str(coco_annotations),
+            "instances_val2014.json is missing (the sample is drawn from val2014)",
+        )
+    data = read_json(inst)
+    ids = sorted(int(img["id"]) for img in data.get("images", []))
+    if len(ids) < spec["items"]:
+        raise InputError(str(inst), f"only {len(ids)} images; the sample needs {spec['items']}")
+    chosen = random.Random(seed).sample(ids, spec["items"])
+    prompts = bench.prompts
+    items = []
+    for index, image_id in enumerate(chosen):
+        path = _find_coco_image(Path(coco_images), image_id)
+        items.append(
+            {
+                "id": str(index),
+                "image": str(path),
+                "image_id": image_id,
+                "question": prompts[index % len(prompts)],
+            }
+        )
+    _write_items(out, items)
+    return {
+        "variant": f"coco-sample-seed{seed}",
+        "source": {
+            "kind": "coco_sample",
+            "seed": seed,
+            "split": "val2014",
+            "images_dir": str(Path(coco_images).resolve()),
+        },
+        "coco_annotations": ann,
+        "items": len(items),
+        "note": "not the official Object HalBench items: numbers are not comparable with the paper's",
+    }
+
+
+def _find_coco_image(directory: Path, image_id: int, split: str = "val2014") -> Path:
+    for name in (f"COCO_{split}_{image_id:012d}.jpg", f"{image_id:012d}.jpg"):
+        path = directory / name
+        if path.is_file():
+            return path.resolve()
+    raise InputError(
+        str(directory),
+        f"image {image_id} not found (looked for COCO_{split}_{image_id:012d}.jpg and {image_id:012d}.jpg)",
+    )
+
+
+# --------------------------------------------------------------------------- LLaVA-Bench (COCO)
+
+
+def _prepare_llava_bench_coco(
+    bench: Benchmark, out: Path, *, coco_images: Path | None = None, **_: Any
+) -> dict[str, Any]:
+    if coco_images is None:
+        raise HalbenchError(
+            "llava-bench-coco needs --coco-images: a local COCO val2014 image directory"
+        )
+    questions = bench.resolve(bench.spec["data"]["questions"])
+    items = []
+    missing = []
+    for _, rec in read_jsonl(questions):
+        image_id = parse_coco_id(rec["image"])
+        try:
+            path = _find_coco_image(Path(coco_images), image_id)
+        except InputError:
+            missing.append(image_id)
+            continue
+        items.append({"id": str(rec["question_id"]), "image": str(path), "image_id": image_id,
+                      "question": rec["text"], "category": rec["category"]})  # fmt: skip
+    if missing:
+        ids = ", ".join(str(i) for i in sorted(set(missing)))
+        raise InputError(
+            str(coco_images), f"{len(set(missing))} of the 30 LLaVA-Bench images are missing: {ids}"
+        )
+    _write_items(out, items)
+    return {
+        "variant": None,
+        "source": {"kind": "coco_images", "images_dir": str(Path(coco_images).resolve())},
+        "items": len(items),
+    }

@@ -1,0 +1,289 @@
+"""``halbench run``: generate every benchmark's answers, store them as they come, score, record.
+
+Order of work, so that mistakes surface before anything slow happens:
+
+1. resolve the benchmarks (unknown names fail with "did you mean"), load their items
+   (unprepared data and missing images fail here) and find each scorer's ground truth;
+2. load the model (bad paths, non-image-text models and ``trust_remote_code`` fail here);
+3. per benchmark: look up stored answers, generate only the missing ones (each answer is
+   committed to ``OUT/answers.sqlite`` as it is produced), write
+   ``OUT/<benchmark>/answers.jsonl`` and ``OUT/<benchmark>/result.json``.
+
+A run killed at any point and started again with the same command generates only what
+is missing and ends with the same files as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from halbench import benchmarks as bench_registry
+from halbench import scorers
+from halbench.benchmarks import Benchmark, Item
+from halbench.errors import HalbenchError, InputError
+from halbench.io import atomic_write_text
+from halbench.runners import (
+    BackendOptions,
+    GenerationSettings,
+    Request,
+    make_runner,
+    resolve_backend,
+)
+from halbench.store import AnswerStore, prompt_key, run_key
+from halbench.types import ResultRecord, UnscoredItem
+
+DEFAULT_BENCHMARKS = ("object-halbench", "llava-bench-coco")
+
+
+@dataclass
+class RunConfig:
+    """Everything ``halbench run`` needs (the CLI fills it from its flags)."""
+
+    model: str
+    backend: str = "auto"
+    benchmarks: list[str] = field(default_factory=lambda: list(DEFAULT_BENCHMARKS))
+    out: Path | None = None
+    batch_size: int = 8
+    max_new_tokens: int | None = None  # None: the benchmark's default
+    temperature: float = 0.0
+    top_p: float = 1.0
+    num_beams: int = 1
+    repetition_penalty: float = 1.0
+    seed: int = 0
+    limit: int | None = None
+    data_dir: Path | None = None
+    coco_annotations: Path | None = None
+    backend_options: BackendOptions = field(default_factory=BackendOptions)
+    command: list[str] | None = None
+
+
+@dataclass
+class PlannedBenchmark:
+    bench: Benchmark
+    items: list[Item]
+    version: str
+    ground_truth: Path | None
+    settings: GenerationSettings
+
+
+@dataclass
+class BenchmarkOutcome:
+    name: str
+    record: ResultRecord
+    record_path: Path
+    answers_path: Path
+    generated: int
+    reused: int
+    failed: dict[str, str]
+
+
+def default_out(model: str) -> Path:
+    name = Path(model.split(":", 1)[-1].rstrip("/")).name or "model"
+    return Path("runs") / re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+
+
+def _manifest(bench: Benchmark, data_dir: Path | None) -> dict[str, Any]:
+    path = bench.data_dir(data_dir) / "manifest.json"
+    if bench.shipped or not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except ValueError:
+        raise InputError(str(path), "not valid JSON (re-run halbench data prepare)") from None
+
+
+def plan(config: RunConfig) -> list[PlannedBenchmark]:
+    """Check everything that can be checked without the model; return the work to do."""
+    if config.batch_size < 1:
+        raise HalbenchError("--batch-size must be at least 1")
+    if config.limit is not None and config.limit < 1:
+        raise HalbenchError("--limit must be at least 1")
+    resolve_backend(config.model, config.backend)
+    benches: list[Benchmark] = []
+    for name in config.benchmarks:
+        bench = bench_registry.get_benchmark(name)
+        if bench not in benches:
+            benches.append(bench)
+    planned = []
+    for bench in benches:
+        scorers.check_scorer(bench)
+        items = bench.load_items(config.data_dir)
+        if config.limit is not None:
+            items = items[: config.limit]
+        manifest = _manifest(bench, config.data_dir)
+        version = bench.version + (f"+{manifest['variant']}" if manifest.get("variant") else "")
+        gt = None
+        if scorers.needs_ground_truth(bench):
+            ref = bench.scorer_options.get("ground_truth")
+            if ref == "coco-annotations":
+                given = config.coco_annotations or manifest.get("coco_annotations")
+                if not given:
+                    raise HalbenchError(
+                        f"benchmark '{bench.name}' needs COCO 2014 annotations for its ground truth: "
+                        "pass --coco-annotations DIR (or give it to halbench data prepare)"
+                    )
+                gt = Path(given)
+            else:
+                gt = bench.resolve(ref, config.data_dir)
+            if not gt.exists():
+                raise HalbenchError(f"benchmark '{bench.name}': ground truth {gt} not found")
+        defaults = bench.generation_defaults
+        settings = GenerationSettings(
+            max_new_tokens=config.max_new_tokens or int(defaults.get("max_new_tokens", 512)),
+            temperature=config.temperature,
+            top_p=config.top_p,
+            num_beams=config.num_beams,
+            repetition_penalty=config.repetition_penalty,
+            seed=config.seed,
+        )
+        planned.append(PlannedBenchmark(bench, items, version, gt, settings))
+    return planned
+
+
+def run(config: RunConfig) -> list[BenchmarkOutcome]:
+    planned = plan(config)
+    out = config.out or default_out(config.model)
+    t_load = time.perf_counter()
+    runner = make_runner(
+        config.model, config.backend, replace(config.backend_options, seed=config.seed)
+    )
+    load_s = time.perf_counter() - t_load
+    store = AnswerStore(out / "answers.sqlite")
+    outcomes = []
+    try:
+        for p in planned:
+            outcomes.append(_run_one(p, runner, store, out, config, load_s))
+    finally:
+        store.close()
+        runner.close()
+    return outcomes
+
+
+def _run_one(
+    p: PlannedBenchmark,
+    runner: Any,
+    store: AnswerStore,
+    out: Path,
+    config: RunConfig,
+    load_s: float,
+) -> BenchmarkOutcome:
+    descriptor = {
+        "benchmark": p.bench.name,
+        "benchmark_version": p.version,
+        "backend": runner.info.backend,
+        "model_fingerprint": runner.info.fingerprint,
+        "generation": p.settings.as_dict(),
+    }
+    key = run_key(descriptor)
+    store.register(key, descriptor)
+    prompts = {it.id: prompt_key(it.question, it.image) for it in p.items}
+    stored = store.get(key, prompts.items())
+    pending = [
+        Request(it.id, it.question, it.image, it.image_id) for it in p.items if it.id not in stored
+    ]
+    check = getattr(runner, "check", None)
+    if check is not None:
+        check([Request(it.id, it.question, it.image, it.image_id) for it in p.items])
+    runner.failures.clear()
+    t_gen = time.perf_counter()
+    answers = dict(stored)
+    for item_id, text in runner.generate(pending, p.settings, batch_size=config.batch_size):
+        store.put(key, item_id, prompts[item_id], text)
+        answers[item_id] = text
+    gen_s = time.perf_counter() - t_gen
+    failed = {
+        it.id: runner.failures.get(it.id, "no answer produced")
+        for it in p.items
+        if it.id not in answers
+    }
+
+    bench_dir = out / p.bench.name
+    answered = [it for it in p.items if it.id in answers]
+    lines = [
+        json.dumps(scorers.item_fields(it, answers[it.id]), ensure_ascii=False) for it in answered
+    ]
+    answers_path = bench_dir / "answers.jsonl"
+    atomic_write_text(answers_path, "".join(line + "\n" for line in lines))
+
+    t_score = time.perf_counter()
+    ctx = scorers.ScoreContext(
+        p.bench, answered, answers, p.version, p.ground_truth, config.command
+    )
+    record = scorers.score(ctx) if answered else None
+    score_s = time.perf_counter() - t_score
+    record = _with_unanswered(record, p, answers, failed)
+    record.model = {
+        **asdict(runner.info),
+        "generation": p.settings.as_dict(),
+        "batch_size": config.batch_size,
+        "limit": config.limit,
+    }
+    record.provenance.details["run"] = {
+        "out": str(out),
+        "store_run_key": key,
+        "items": len(p.items),
+        "generated": len(pending) - len(failed),
+        "reused_from_store": len(stored),
+        "failed": len(failed),
+        "timings_s": {
+            "model_load": round(load_s, 3),
+            "generate": round(gen_s, 3),
+            "score": round(score_s, 3),
+        },
+    }
+    record_path = bench_dir / "result.json"
+    atomic_write_text(record_path, record.to_json())
+    return BenchmarkOutcome(
+        p.bench.name,
+        record,
+        record_path,
+        answers_path,
+        len(pending) - len(failed),
+        len(stored),
+        failed,
+    )
+
+
+def _with_unanswered(
+    record: ResultRecord | None,
+    p: PlannedBenchmark,
+    answers: dict[str, str],
+    failed: dict[str, str],
+) -> ResultRecord:
+    """Put items without an answer back in benchmark order, as unscored with their reason."""
+    if record is None:  # nothing answered at all
+        from halbench.provenance import make_provenance, now_utc
+
+        record = ResultRecord(
+            benchmark=p.bench.name, benchmark_version=p.version, protocol={"scorer": p.bench.scorer},
+            metrics={}, n_items=0, n_scored=0, n_unscored=0, items=[],
+            provenance=make_provenance(inputs=[], duration_s=0.0, created_at=now_utc()),
+        )  # fmt: skip
+    if not failed:
+        return record
+    scored_items = iter(record.items)
+    old_unscored = {u.index: u for u in record.unscored}
+    items, unscored = [], []
+    answered_index = 0
+    for index, item in enumerate(p.items):
+        if item.id in answers:
+            items.append(next(scored_items))
+            if answered_index in old_unscored:
+                unscored.append(
+                    UnscoredItem(index=index, reason=old_unscored[answered_index].reason)
+                )
+            answered_index += 1
+        else:
+            reason = f"generation failed: {failed[item.id]}"
+            items.append({"item_id": item.id, "question": item.question, "unscored": reason})
+            unscored.append(UnscoredItem(index=index, reason=reason))
+    record.items = items
+    record.unscored = unscored
+    record.n_items = len(items)
+    record.n_unscored = len(unscored)
+    return record

@@ -1,0 +1,96 @@
+"""Model backends behind one interface (``base.Runner``), chosen by ``make_runner``.
+
+``--backend auto`` picks ``openai`` for ``openai:MODEL``, ``replay`` for ``replay:FILE``
+and ``hf`` otherwise (a local checkpoint directory or a hub id). Backends are imported
+only when chosen, so heavy optional dependencies (torch, vLLM) stay out of the way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from halbench.errors import HalbenchError
+from halbench.runners.base import GenerationSettings, ModelInfo, Request, Runner
+
+BACKENDS = ("auto", "hf", "vllm", "openai", "replay")
+
+__all__ = [
+    "BACKENDS",
+    "BackendOptions",
+    "GenerationSettings",
+    "ModelInfo",
+    "Request",
+    "Runner",
+    "make_runner",
+    "resolve_backend",
+]
+
+
+@dataclass
+class BackendOptions:
+    """Backend-specific settings from the command line (each backend reads its own)."""
+
+    device: str | None = None
+    dtype: str | None = None
+    trust_remote_code: bool = False
+    revision: str | None = None
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    concurrency: int = 8
+    max_retries: int = 5
+    tensor_parallel_size: int = 1
+    max_model_len: int | None = None
+    seed: int = 0
+
+
+def resolve_backend(model: str, backend: str) -> tuple[str, str]:
+    """(backend, model reference without its scheme)."""
+    if backend not in BACKENDS:
+        raise HalbenchError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    scheme, sep, rest = model.partition(":")
+    if sep and scheme in ("openai", "replay"):
+        if backend not in ("auto", scheme):
+            raise HalbenchError(f"--model {model} is a {scheme} model but --backend is {backend}")
+        return scheme, rest
+    if backend in ("openai", "replay"):
+        return backend, model
+    return ("hf" if backend == "auto" else backend), model
+
+
+def make_runner(model: str, backend: str, options: BackendOptions) -> Any:
+    kind, ref = resolve_backend(model, backend)
+    if kind == "replay":
+        from halbench.runners.replay import ReplayRunner
+
+        return ReplayRunner(ref)
+    if kind == "openai":
+        from halbench.runners.openai_api import OpenAIRunner
+
+        return OpenAIRunner(
+            ref,
+            base_url=options.base_url,
+            api_key_env=options.api_key_env,
+            concurrency=options.concurrency,
+            max_retries=options.max_retries,
+        )
+    if kind == "vllm":
+        from halbench.runners.vllm import VLLMRunner
+
+        return VLLMRunner(
+            ref,
+            tensor_parallel_size=options.tensor_parallel_size,
+            trust_remote_code=options.trust_remote_code,
+            dtype=options.dtype,
+            max_model_len=options.max_model_len,
+            seed=options.seed,
+        )
+    from halbench.runners.hf import HFRunner
+
+    return HFRunner(
+        ref,
+        device=options.device,
+        dtype=options.dtype,
+        trust_remote_code=options.trust_remote_code,
+        revision=options.revision,
+    )

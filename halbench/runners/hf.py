@@ -1,0 +1,204 @@
+"""Hugging Face transformers backend: any ``AutoModelForImageTextToText`` checkpoint.
+
+Needs the ``[hf]`` extra (torch, transformers, pillow). Prompts come from the
+processor's chat template (``adapters.py``); batches are left-padded; decoding is
+greedy by default; the device is CUDA, then Apple MPS, then CPU, with bfloat16 on a
+GPU that supports it and float32 on CPU.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from halbench.errors import HalbenchError
+from halbench.io import file_sha256
+from halbench.progress import is_enabled, track
+from halbench.runners.adapters import adapter_for
+from halbench.runners.base import GenerationSettings, ModelInfo, Request
+
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
+
+
+def require_hf() -> Any:
+    try:
+        import torch
+        import transformers
+    except ImportError as exc:
+        raise HalbenchError(
+            f"the 'hf' backend needs torch and transformers ({exc.name} is missing): "
+            "pip install 'halbench[hf]'"
+        ) from None
+    return torch, transformers
+
+
+def local_fingerprint(directory: Path) -> tuple[str, dict[str, str]]:
+    """sha256 over every file of a checkpoint directory (names and contents, memoised)."""
+    files = sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith("."))
+    digests = {p.name: file_sha256(p) for p in files}
+    h = hashlib.sha256(json.dumps(digests, sort_keys=True).encode()).hexdigest()
+    weights = {k: v for k, v in digests.items() if k.endswith(_WEIGHT_SUFFIXES)}
+    return h, weights
+
+
+def pick_device(torch: Any, requested: str | None) -> str:
+    if requested:
+        return requested
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def pick_dtype(torch: Any, device: str, requested: str | None) -> Any:
+    if requested:
+        try:
+            return getattr(torch, requested)
+        except AttributeError:
+            raise HalbenchError(
+                f"unknown --dtype {requested!r} (try float32, bfloat16, float16)"
+            ) from None
+    if device.startswith("cuda"):
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device == "mps":
+        return torch.float16
+    return torch.float32
+
+
+def load_image(path: Path | None) -> Any:
+    if path is None:
+        return None
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            return img.convert("RGB")
+    except (OSError, ValueError) as exc:
+        raise HalbenchError(f"{path}: cannot read image: {exc}") from None
+
+
+def check_model_reference(model: str) -> Path | None:
+    """A local directory, or None for a hub id; a path that does not exist is an error."""
+    p = Path(model).expanduser()
+    if p.exists():
+        if not p.is_dir():
+            raise HalbenchError(
+                f"{model}: is a file; --model needs a checkpoint directory or a hub id"
+            )
+        if not (p / "config.json").exists():
+            raise HalbenchError(f"{model}: no config.json: not a Hugging Face checkpoint directory")
+        return p
+    looks_local = model.startswith((".", "/", "~")) or model.count("/") > 1 or "\\" in model
+    if looks_local:
+        raise HalbenchError(f"{model}: model directory does not exist")
+    return None
+
+
+class HFRunner:
+    """Generate with transformers. Loading happens in ``__init__`` (errors come before any work)."""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        device: str | None = None,
+        dtype: str | None = None,
+        trust_remote_code: bool = False,
+        revision: str | None = None,
+    ) -> None:
+        torch, transformers = require_hf()
+        from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor
+
+        if not is_enabled():
+            transformers.utils.logging.disable_progress_bar()
+        local = check_model_reference(model)
+        source = str(local) if local else model
+        kw: dict[str, Any] = {"trust_remote_code": trust_remote_code}
+        if revision:
+            kw["revision"] = revision
+        try:
+            config = AutoConfig.from_pretrained(source, **kw)
+        except ValueError as exc:
+            if "trust_remote_code" in str(exc) or "custom code" in str(exc):
+                raise HalbenchError(
+                    f"{model}: this checkpoint needs its own code from the model repository; "
+                    "re-run with --trust-remote-code if you trust it"
+                ) from None
+            raise HalbenchError(f"{model}: cannot read the model config: {exc}") from None
+        except OSError as exc:
+            raise HalbenchError(
+                f"{model}: not found locally or on the hub ({exc})".splitlines()[0]
+            ) from None
+        mapping = AutoModelForImageTextToText._model_mapping  # noqa: SLF001 - public classes, private map
+        if not trust_remote_code and type(config) not in mapping:
+            raise HalbenchError(
+                f"{model}: model type '{config.model_type}' is not an image-text-to-text model "
+                "(AutoModelForImageTextToText cannot load it)"
+            )
+        self.device = pick_device(torch, device)
+        self.dtype = pick_dtype(torch, self.device, dtype)
+        try:
+            self.processor = AutoProcessor.from_pretrained(source, **kw)
+            net = AutoModelForImageTextToText.from_pretrained(source, dtype=self.dtype, **kw)
+        except ValueError as exc:
+            raise HalbenchError(f"{model}: cannot load: {exc}") from None
+        self.model = net.to(self.device).eval()
+        tok = getattr(self.processor, "tokenizer", None)
+        if tok is not None:
+            tok.padding_side = "left"
+            if tok.pad_token is None and tok.eos_token is not None:
+                tok.pad_token = tok.eos_token
+        self.adapter = adapter_for(config.model_type)
+        self._torch = torch
+        if local:
+            fingerprint, weights = local_fingerprint(local)
+            details: dict[str, Any] = {"weights_sha256": weights}
+        else:
+            commit = getattr(config, "_commit_hash", None) or revision or "unknown"
+            fingerprint = f"hub:{model}@{commit}"
+            details = {"hub_revision": commit}
+        details.update(
+            model_type=config.model_type,
+            device=self.device,
+            dtype=str(self.dtype).removeprefix("torch."),
+            adapter=self.adapter.name,
+            trust_remote_code=trust_remote_code,
+            transformers=transformers.__version__,
+            torch=torch.__version__,
+        )
+        self.info = ModelInfo(backend="hf", model=model, fingerprint=fingerprint, details=details)
+        self.failures: dict[str, str] = {}
+
+    def generate(
+        self, requests: Sequence[Request], settings: GenerationSettings, *, batch_size: int
+    ) -> Iterator[tuple[str, str]]:
+        torch = self._torch
+        torch.manual_seed(settings.seed)
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": settings.max_new_tokens,
+            "num_beams": settings.num_beams,
+            "repetition_penalty": settings.repetition_penalty,
+        }
+        if settings.temperature > 0:
+            kwargs.update(do_sample=True, temperature=settings.temperature, top_p=settings.top_p)
+        else:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        batches = [requests[i : i + batch_size] for i in range(0, len(requests), batch_size)]
+        for batch in track(batches, total=len(batches), desc="generating", unit="batch"):
+            images = [load_image(r.image) for r in batch]
+            inputs = self.adapter.inputs(self.processor, [r.question for r in batch], images)
+            inputs = inputs.to(self.device)
+            if "pixel_values" in inputs and self.dtype != torch.float32:
+                inputs["pixel_values"] = inputs["pixel_values"].to(self.dtype)
+            with torch.inference_mode():
+                out = self.model.generate(**inputs, **kwargs)
+            texts = self.adapter.decode(self.processor, out, inputs["input_ids"].shape[1])
+            yield from zip([r.key for r in batch], texts, strict=True)
+
+    def close(self) -> None:
+        self.model = None
