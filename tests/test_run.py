@@ -207,6 +207,10 @@ def test_bad_inputs(tiny_model, tmp_path, capsys):
         return capsys.readouterr().err
 
     assert "does not exist" in err(["--model", str(tmp_path / "nope"), "--benchmarks", "demo"])
+    # a hub id that is neither cached nor reachable (HF_HUB_OFFLINE=1 in the tests)
+    assert "not loadable from the hub" in err(
+        ["--model", "no-such-org/no-such-vlm", "--benchmarks", "demo"]
+    )
     assert "Did you mean: demo" in err(["--model", str(tiny_model), "--benchmarks", "demoo"])
     assert "halbench data prepare object-halbench" in err(["--model", str(tiny_model), "--benchmarks", "object-halbench", "--data-dir", str(tmp_path / "empty")])  # fmt: skip
     # missing images are found before any model is loaded (the model path here is bad too)

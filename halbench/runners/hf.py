@@ -131,8 +131,9 @@ class HFRunner:
                 ) from None
             raise HalbenchError(f"{model}: cannot read the model config: {exc}") from None
         except OSError as exc:
+            first = (str(exc).strip().splitlines() or ["?"])[0]
             raise HalbenchError(
-                f"{model}: not found locally or on the hub ({exc})".splitlines()[0]
+                f"{model}: not a local directory, and not loadable from the hub: {first}"
             ) from None
         mapping = AutoModelForImageTextToText._model_mapping  # noqa: SLF001 - public classes, private map
         if not trust_remote_code and type(config) not in mapping:
