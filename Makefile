@@ -35,6 +35,7 @@ lint: setup
 perf: setup
 	$(BIN)/python perf/bench_object_halbench.py
 	$(BIN)/python perf/bench_run.py
+	$(BIN)/python perf/bench_vqa.py
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info .pytest_cache

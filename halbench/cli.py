@@ -116,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="'fast' (default) gives NLTK's tokens exactly, faster; 'nltk' calls nltk.word_tokenize",
     )  # fmt: skip
     oh.set_defaults(func=_cmd_score_object_halbench)
+    _add_score_others(score_sub)
 
     _add_run(sub)
     _add_data(sub)
@@ -169,6 +170,151 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     nl.set_defaults(func=_cmd_setup_nltk)
     return parser
+
+
+# --------------------------------------------------------------------------- other scorers
+
+
+def _add_score_others(score_sub: Any) -> None:
+    vq = score_sub.add_parser(
+        "vqav2",
+        help="VQAv2 accuracy, identical to the official evaluation (2021)",
+        description="Score VQA answers exactly like GT-Vision-Lab/VQA vqaEval.py (2021): answers are "
+        "normalised only when the ten human answers disagree; accuracy = mean over leave-one-out "
+        "subsets of min(1, matches/3).",
+        epilog="example:\n  halbench score vqav2 --answers results.json --annotations v2_mscoco_val2014_annotations.json "
+        "\\\n      --questions v2_OpenEnded_mscoco_val2014_questions.json --output vqav2.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    vq.add_argument(
+        "--answers",
+        required=True,
+        help='official results JSON [{"question_id", "answer"}] or JSONL (answer/text)',
+    )
+    vq.add_argument("--annotations", required=True, help="VQA v2 annotations JSON")
+    vq.add_argument("--questions", required=True, help="VQA v2 questions JSON")
+    vq.add_argument("--output", required=True, metavar="OUT.json")
+    vq.add_argument(
+        "--normalize", choices=["official", "always"], default="official",
+        help="'always' also normalises when the humans agree (what some toolkits do; not the official metric)",
+    )  # fmt: skip
+    vq.add_argument(
+        "--missing", choices=["error", "unscored"], default="error",
+        help="questions without an answer: error (the official evaluation requires all) or unscored",
+    )  # fmt: skip
+    vq.set_defaults(func=_cmd_score_vqav2)
+
+    po = score_sub.add_parser(
+        "pope",
+        help="POPE yes/no object questions (reference parsing, or strict)",
+        description="Score POPE answers. parity: the reference evaluate.py parser (first sentence, no "
+        "commas, 'No'/'no'/'not' means no, anything else yes) and metrics with yes positive; strict: "
+        "only an explicit leading yes/no counts, others are unscored (not reference-comparable).",
+        epilog="examples:\n  halbench score pope --questions random --answers answers_random.jsonl --output pope.json\n"
+        "  halbench score pope --questions random popular adversarial \\\n"
+        "      --answers ans_random.jsonl ans_popular.jsonl ans_adversarial.jsonl --output pope.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    po.add_argument("--questions", required=True, nargs="+", metavar="Q",
+                    help="question/label files (JSON lines), or the shipped splits: random, popular, adversarial")  # fmt: skip
+    po.add_argument(
+        "--answers",
+        required=True,
+        nargs="+",
+        metavar="A",
+        help="answer files, one per --questions, same order",
+    )
+    po.add_argument("--mode", choices=["parity", "strict"], default="parity")
+    po.add_argument("--output", required=True, metavar="OUT.json")
+    po.set_defaults(func=_cmd_score_pope)
+
+    am = score_sub.add_parser(
+        "amber",
+        help="AMBER: discriminative yes/no and generative CHAIR/Cover/Hal/Cog",
+        description="Score AMBER responses like its inference.py (parity: exact 'Yes'/'No', 'No' positive, "
+        "0.001 start values, one-decimal rounding), or strict (explicit leading yes/no; others unscored). "
+        "Generative metrics need NLTK's POS tagger data and a similarity backend: auto uses spaCy "
+        "en_core_web_lg when installed; otherwise they are reported unscored with the reason.",
+        epilog="example:\n  halbench score amber --answers responses.json --output amber.json --similarity auto",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    am.add_argument(
+        "--answers",
+        required=True,
+        help='JSON array of {"id", "response"} (the reference format) or JSONL',
+    )
+    am.add_argument("--output", required=True, metavar="OUT.json")
+    am.add_argument("--mode", choices=["parity", "strict"], default="parity")
+    am.add_argument(
+        "--similarity", default="auto", help="auto, exact, spacy:MODEL or table:FILE (default auto)"
+    )
+    am.add_argument(
+        "--threshold", type=float, default=0.8, help="similarity threshold, strict > (default 0.8)"
+    )
+    am.add_argument(
+        "--data", type=Path, metavar="DIR", help="another copy of AMBER's data/ (default: shipped)"
+    )
+    am.set_defaults(func=_cmd_score_amber)
+
+
+def _cmd_score_vqav2(args: argparse.Namespace) -> int:
+    from halbench.io import atomic_write_text
+    from halbench.score_vqav2 import score_vqav2
+
+    record = score_vqav2(
+        args.answers,
+        args.annotations,
+        args.questions,
+        normalize=args.normalize,
+        missing=args.missing,
+        command=sys.argv[:],
+    )
+    atomic_write_text(args.output, record.to_json())
+    print(display.format_vqav2(record))
+    print(f"\nResult record: {args.output}")
+    return 0
+
+
+def _cmd_score_pope(args: argparse.Namespace) -> int:
+    from halbench.io import atomic_write_text
+    from halbench.score_pope import score_pope
+
+    if len(args.questions) != len(args.answers):
+        raise HalbenchError(
+            f"{len(args.questions)} --questions but {len(args.answers)} --answers: give one answer file per split"
+        )
+    pairs = [(_pope_questions(q), a) for q, a in zip(args.questions, args.answers, strict=True)]
+    record = score_pope(pairs, mode=args.mode, command=sys.argv[:])
+    atomic_write_text(args.output, record.to_json())
+    print(display.format_pope(record))
+    print(f"\nResult record: {args.output}")
+    return 0
+
+
+def _pope_questions(name: str) -> str:
+    if name in ("random", "popular", "adversarial") and not Path(name).exists():
+        from importlib import resources
+
+        return str(resources.files("halbench.resources").joinpath(f"pope/coco_pope_{name}.json"))
+    return name
+
+
+def _cmd_score_amber(args: argparse.Namespace) -> int:
+    from halbench.io import atomic_write_text
+    from halbench.score_amber import score_amber
+
+    record = score_amber(
+        args.answers,
+        mode=args.mode,
+        similarity=args.similarity,
+        data_dir=args.data,
+        threshold=args.threshold,
+        command=sys.argv[:],
+    )
+    atomic_write_text(args.output, record.to_json())
+    print(display.format_amber(record))
+    print(f"\nResult record: {args.output}")
+    return 0
 
 
 # --------------------------------------------------------------------------- run / data

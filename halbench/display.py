@@ -68,3 +68,62 @@ def format_run_summary(outcomes: Sequence[Any]) -> str:
         for item_id, reason in list(o.failed.items())[:3]:
             lines.append(f"    generation failed for item {item_id}: {reason}")
     return "\n".join(lines)
+
+
+def format_vqav2(record: ResultRecord) -> str:
+    m = record.metrics
+    rep = m.get("reported", {})
+    lines = [f"VQAv2 ({record.benchmark_version}, normalize={record.protocol.get('normalize')}): "
+             f"{record.n_scored} scored, {record.n_unscored} unscored",
+             f"  overall accuracy        {rep.get('overall', 'n/a')}"]  # fmt: skip
+    for k, v in sorted(rep.get("perAnswerType", {}).items()):
+        lines.append(f"  {k:<24}{v}")
+    lines.append("  (percent, rounded like the official script; fractions in the record)")
+    return "\n".join(lines)
+
+
+def format_pope(record: ResultRecord) -> str:
+    m = record.metrics
+    lines = [f"POPE ({record.benchmark_version}, mode={record.protocol.get('mode')}): {record.n_scored} scored, {record.n_unscored} unscored",
+             f"  {'split':<14}{'accuracy':>10}{'precision':>11}{'recall':>9}{'F1':>9}{'yes-ratio':>11}"]  # fmt: skip
+    rows = list(m["splits"].items())
+    if len(rows) > 1:
+        rows.append(("macro mean", m))
+    for name, s in rows:
+        vals = "".join(
+            f"{pct(s.get(k)):>10}" for k in ("accuracy", "precision", "recall", "f1", "yes_ratio")
+        )
+        lines.append(f"  {name:<14}{vals}")
+    return "\n".join(lines)
+
+
+def format_amber(record: ResultRecord) -> str:
+    m = record.metrics
+    lines = [
+        f"AMBER ({record.benchmark_version}, mode={record.protocol.get('mode')}): {record.n_scored} scored, {record.n_unscored} unscored"
+    ]
+    rep = m.get("reported", {})
+    if "discriminative" in rep:
+        lines.append(
+            f"  {'dimension':<12}{'Acc':>7}{'P':>7}{'R':>7}{'F1':>7}   (reference rounding)"
+        )
+        for g in ("overall", "existence", "attribute", "state", "number", "action", "relation"):
+            r = rep["discriminative"][g]
+            lines.append(
+                f"  {g:<12}{r['accuracy']:>7}{r['precision']:>7}{r['recall']:>7}{r['f1']:>7}"
+            )
+    elif "discriminative" in m:
+        for g, r in m["discriminative"].items():
+            lines.append(
+                f"  {g:<12} acc {pct(r['accuracy'])}  F1 {pct(r['f1'])}  unscored {r.get('n_unscored', 0)}"
+            )
+    if "generative" in rep:
+        g = rep["generative"]
+        lines.append(
+            f"  generative  CHAIR {g['CHAIR']}  Cover {g['Cover']}  Hal {g['Hal']}  Cog {g['Cog']}  ({m.get('similarity_backend')})"
+        )
+    if "amber_score" in m:
+        lines.append(f"  AMBER score {m['amber_score']:.2f}")
+    for name, reason in record.not_computable.items():
+        lines.append(f"  {name}: not computed: {reason}")
+    return "\n".join(lines)

@@ -58,7 +58,9 @@ class ResultRecord(_Model):
     benchmark: str
     benchmark_version: str
     protocol: dict[str, Any]
-    metrics: dict[str, float | int | None]
+    #: fractions in [0, 1] (unrounded) and counts; a benchmark may nest per-split or
+    #: per-type groups (dicts) and a ``reported`` block with the reference's own rounding
+    metrics: dict[str, Any]
     fractions: dict[str, Fraction] = Field(default_factory=dict)
     not_computable: dict[str, str] = Field(default_factory=dict)
     n_items: int

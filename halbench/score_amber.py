@@ -1,0 +1,271 @@
+"""``halbench score amber``: AMBER responses in, a ``ResultRecord`` out (both halves).
+
+Discriminative metrics need nothing but the annotations. The generative half needs a
+part-of-speech tagger (NLTK's ``averaged_perceptron_tagger_eng``) and a similarity
+backend (``halbench.scoring.similarity``); when either is missing, the generative items
+are reported unscored with the reason, never scored with a substitute.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from halbench.errors import HalbenchError, InputError
+from halbench.io import describe_type, file_sha256, read_json, read_jsonl
+from halbench.provenance import make_provenance, now_utc
+from halbench.scoring.amber import (
+    GenerativeTotals,
+    Mode,
+    amber_score,
+    group_of,
+    parse_strict,
+    score_discriminative,
+    score_generative_item,
+)
+from halbench.scoring.similarity import make_similarity
+from halbench.types import InputFile, ResultRecord, UnscoredItem
+
+AMBER = "amber"
+AMBER_VERSION = "amber-534babf"
+THRESHOLD = 0.8
+
+
+def default_data_dir() -> Path:
+    return Path(str(resources.files("halbench.resources").joinpath("amber")))
+
+
+def load_responses(path: str | Path, n_annotations: int) -> list[tuple[int, str, int | None]]:
+    """(id, response, line) in file order; ids must be annotated and unique."""
+    p = Path(path)
+    rows: list[tuple[dict[str, Any], int | None, str]] = []
+    if p.suffix == ".json":
+        data = read_json(p)
+        if not isinstance(data, list):
+            raise InputError(str(p), 'expected a JSON array of {"id", "response"} objects')
+        rows = [(rec, None, f"item {k + 1}: ") for k, rec in enumerate(data)]
+    else:
+        rows = [(rec, n, "") for n, rec in read_jsonl(p)]
+    if not rows:
+        raise InputError(str(p), "no responses in file")
+    out, seen = [], set()
+    for rec, line, prefix in rows:
+        if not isinstance(rec, dict):
+            raise InputError(
+                str(p), f"{prefix}expected an object, got {describe_type(rec)}", line=line
+            )
+        rid = rec.get("id")
+        if not isinstance(rid, int) or isinstance(rid, bool):
+            raise InputError(
+                str(p),
+                f'{prefix}"id" must be an integer, got {describe_type(rid)}',
+                line=line,
+                field="id",
+            )
+        if not 1 <= rid <= n_annotations:
+            raise InputError(
+                str(p),
+                f"{prefix}id {rid} is not an AMBER item (1..{n_annotations})",
+                line=line,
+                field="id",
+            )
+        if rid in seen:
+            raise InputError(str(p), f"{prefix}id {rid} is answered twice", line=line, field="id")
+        seen.add(rid)
+        text = rec.get("response", rec.get("answer", rec.get("text")))
+        if not isinstance(text, str):
+            raise InputError(
+                str(p),
+                f'{prefix}"response" must be a string, got {describe_type(text)}',
+                line=line,
+                field="response",
+            )
+        out.append((rid, text, line))
+    return out
+
+
+def nltk_noun_extractor() -> Callable[[str], list[str]]:
+    """The reference's ``extract_nouns``: word_tokenize, pos_tag, keep NN*, lemmatise (no lower-casing).
+
+    Raises ``HalbenchError`` when NLTK's tagger data is missing.
+    """
+    import nltk
+
+    from halbench.nlp.pipeline import NltkPipeline
+
+    nlp = NltkPipeline()
+    try:
+        nltk.pos_tag(["test"])
+    except LookupError:
+        raise HalbenchError(
+            "NLTK's part-of-speech tagger data (averaged_perceptron_tagger_eng) is not installed: "
+            "python -m nltk.downloader averaged_perceptron_tagger_eng"
+        ) from None
+
+    def extract(text: str) -> list[str]:
+        tokens = nlp.tokenize(text)
+        return [nlp.lemmatize(word) for word, pos in nltk.pos_tag(tokens) if pos.startswith("NN")]
+
+    return extract
+
+
+def score_amber(
+    answers_path: str | Path,
+    *,
+    mode: Mode = "parity",
+    similarity: str | None = "auto",
+    data_dir: str | Path | None = None,
+    threshold: float = THRESHOLD,
+    noun_extractor: Callable[[str], list[str]] | None = None,
+    similarity_backend: Any = None,
+    command: list[str] | None = None,
+) -> ResultRecord:
+    started, t0 = now_utc(), time.perf_counter()
+    data = Path(data_dir) if data_dir else default_data_dir()
+    annotations = read_json(data / "annotations.json")
+    association = read_json(data / "relation.json")
+    safe_words = frozenset(
+        line.split("\n")[0]
+        for line in (data / "safe_words.txt").read_text(encoding="utf-8").split("\n")
+        if line
+    )
+    vocabulary = frozenset([*association, *(w for ws in association.values() for w in ws)])
+    responses = load_responses(answers_path, len(annotations))
+
+    disc = [
+        (annotations[rid - 1]["type"], annotations[rid - 1]["truth"], text)
+        for rid, text, _ in responses
+        if annotations[rid - 1]["type"] != "generative"
+    ]
+    gen = [
+        (k, rid, text)
+        for k, (rid, text, _) in enumerate(responses)
+        if annotations[rid - 1]["type"] == "generative"
+    ]
+    metrics: dict[str, Any] = {}
+    reported: dict[str, Any] = {}
+    not_computable: dict[str, str] = {}
+    unscored: list[UnscoredItem] = []
+    items: list[dict[str, Any]] = [
+        {
+            "id": rid,
+            "type": annotations[rid - 1]["type"],
+            "dimension": "generative"
+            if annotations[rid - 1]["type"] == "generative"
+            else group_of(annotations[rid - 1]["type"]),
+            "response": text,
+        }  # fmt: skip
+        for rid, text, _ in responses
+    ]
+    details: dict[str, Any] = {}
+    if disc:
+        result = score_discriminative(disc, mode)
+        metrics["discriminative"] = result.fractions
+        if mode == "parity":
+            reported["discriminative"] = result.reported
+        if mode == "strict":
+            for k, (_, text, line) in enumerate(responses):
+                if items[k]["type"] != "generative":
+                    parsed = parse_strict(text)
+                    items[k]["parsed"] = parsed
+                    if parsed is None:
+                        reason = "answer is neither an explicit yes nor no (strict mode)"
+                        items[k]["unscored"] = reason
+                        unscored.append(UnscoredItem(index=k, reason=reason, line=line))
+        for k, (rid, _, _) in enumerate(responses):
+            if items[k]["type"] != "generative":
+                items[k]["truth"] = annotations[rid - 1]["truth"]
+    coverage = {}
+    for dim in ("existence", "attribute", "relation", "generative"):
+        total = sum(1 for a in annotations if (("generative" if a["type"] == "generative" else group_of(a["type"])) in ((dim,) if dim != "attribute" else ("state", "number", "action"))))  # fmt: skip
+        answered = sum(1 for it in items if (it["dimension"] == dim or (dim == "attribute" and it["dimension"] in ("state", "number", "action"))))  # fmt: skip
+        coverage[dim] = {"answered": answered, "total": total}
+    metrics["coverage"] = coverage
+
+    if gen:
+        reason = None
+        backend = similarity_backend
+        extractor = noun_extractor
+        try:
+            if backend is None:
+                backend = make_similarity(similarity)
+            if backend is None:
+                reason = ("no similarity backend: spaCy with en_core_web_lg is not installed; pass --similarity "
+                          "spacy:MODEL, table:FILE or exact (not reference-comparable)")  # fmt: skip
+            elif extractor is None:
+                extractor = nltk_noun_extractor()
+        except HalbenchError as exc:
+            reason = str(exc)
+        if reason is not None:
+            not_computable["generative"] = reason
+            for k, _, _ in gen:
+                items[k]["unscored"] = f"generative metrics not computed: {reason}"
+                unscored.append(
+                    UnscoredItem(index=k, reason=items[k]["unscored"], line=responses[k][2])
+                )
+        else:
+            totals = GenerativeTotals()
+            for k, rid, text in gen:
+                ann = annotations[rid - 1]
+                item, flags, safe_tail, ha_tail = score_generative_item(
+                    extractor(text),
+                    ann["truth"],
+                    ann["hallu"],
+                    association,
+                    vocabulary,
+                    safe_words,
+                    backend,
+                    threshold,
+                )
+                totals.add(flags, safe_tail, ha_tail)
+                items[k].update(mentions=item.mentions, hallucinated=item.hallucinated, covered_truth=item.covered_truth,
+                                covered_hallu=item.covered_hallu, truth=ann["truth"], hallu=ann["hallu"])  # fmt: skip
+            metrics["generative"] = totals.fractions()
+            reported["generative"] = totals.reported()
+            details["similarity"] = backend.describe()
+            metrics["similarity_backend"] = backend.name
+            if mode == "parity" and "discriminative" in reported:
+                metrics["amber_score"] = amber_score(
+                    reported["generative"]["CHAIR"], reported["discriminative"]["overall"]["f1"]
+                )
+                metrics["amber_score_label"] = (
+                    f"(100 - CHAIR + F1) / 2 from the reference-rounded values; similarity {backend.name}"
+                )
+    if reported:
+        metrics["reported"] = reported
+    inputs = [InputFile(path=str(answers_path), sha256=file_sha256(answers_path), role="answers")]
+    for name in ("annotations.json", "relation.json", "safe_words.txt"):
+        inputs.append(
+            InputFile(
+                path=str(data / name), sha256=file_sha256(data / name), role=name.split(".")[0]
+            )
+        )
+    return ResultRecord(
+        benchmark=AMBER,
+        benchmark_version=AMBER_VERSION,
+        protocol={
+            "scorer": "amber",
+            "mode": mode,
+            "threshold": threshold,
+            "reference_comparable": mode == "parity"
+            and details.get("similarity", {}).get("reference_comparable", True),
+        },
+        metrics=json.loads(json.dumps(metrics)),
+        not_computable=not_computable,
+        n_items=len(items),
+        n_scored=len(items) - len(unscored),
+        n_unscored=len(unscored),
+        unscored=sorted(unscored, key=lambda u: u.index),
+        items=items,
+        provenance=make_provenance(
+            inputs=inputs,
+            duration_s=time.perf_counter() - t0,
+            created_at=started,
+            command=command,
+            details=details,
+        ),
+    )

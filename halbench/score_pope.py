@@ -1,0 +1,187 @@
+"""``halbench score pope``: POPE question/label files + answers in, a ``ResultRecord`` out.
+
+Several splits can be scored at once (``--questions`` and ``--answers`` given as pairs, in
+the same order); the record then has every split and the macro mean of the split metrics
+(what LLaVA-1.5 reports as the mean of the three F1s). Answers are matched to questions
+by ``question_id`` (the reference zips by line position; a file with no ``question_id``
+at all is matched that way too, when the lengths agree).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from halbench.errors import InputError
+from halbench.io import describe_type, file_sha256, read_jsonl
+from halbench.provenance import make_provenance, now_utc
+from halbench.scoring.pope import Mode, parse_reference, parse_strict, pope_metrics
+from halbench.types import Fraction, InputFile, ResultRecord, UnscoredItem
+
+POPE = "pope"
+POPE_VERSION = "pope-08d957b"
+_AVERAGED = ("accuracy", "precision", "recall", "f1", "yes_ratio")
+
+
+def split_name(path: str | Path) -> str:
+    stem = Path(path).name.split(".")[0]
+    return stem.removeprefix("coco_pope_")
+
+
+def load_questions(path: str | Path) -> list[dict[str, Any]]:
+    out, seen = [], set()
+    for number, rec in read_jsonl(path):
+        for key, kind in (("question_id", int), ("label", str)):
+            if key not in rec:
+                raise InputError(str(path), f'missing "{key}"', line=number, field=key)
+            if not isinstance(rec[key], kind) or isinstance(rec[key], bool):
+                raise InputError(str(path), f'"{key}" must be {"an integer" if kind is int else "a string"}, got {describe_type(rec[key])}', line=number, field=key)  # fmt: skip
+        if rec["question_id"] in seen:
+            raise InputError(
+                str(path),
+                f"duplicate question_id {rec['question_id']}",
+                line=number,
+                field="question_id",
+            )
+        seen.add(rec["question_id"])
+        out.append(rec)
+    if not out:
+        raise InputError(str(path), "no questions")
+    return out
+
+
+def load_answers(path: str | Path, questions: list[dict[str, Any]]) -> tuple[list[str], str]:
+    """Answer texts aligned with ``questions``, and how they were aligned."""
+    rows = list(read_jsonl(path))
+    if not rows:
+        raise InputError(str(path), "no answers in file")
+    texts: list[tuple[int, Any, str]] = []
+    for number, rec in rows:
+        name = "answer" if "answer" in rec else "text" if "text" in rec else None
+        if name is None:
+            raise InputError(str(path), 'missing "answer" or "text"', line=number, field="answer")
+        if not isinstance(rec[name], str):
+            raise InputError(
+                str(path),
+                f'"{name}" must be a string, got {describe_type(rec[name])}',
+                line=number,
+                field=name,
+            )
+        texts.append((number, rec.get("question_id"), rec[name]))
+    if all(qid is None for _, qid, _ in texts):
+        if len(texts) != len(questions):
+            raise InputError(
+                str(path),
+                f"{len(texts)} answers without question_id for {len(questions)} questions: cannot align",
+            )
+        return [t for _, _, t in texts], "position"
+    by_id: dict[int, str] = {}
+    for number, qid, text in texts:
+        if not isinstance(qid, int) or isinstance(qid, bool):
+            raise InputError(
+                str(path),
+                f'"question_id" must be an integer, got {describe_type(qid)}',
+                line=number,
+                field="question_id",
+            )
+        if qid in by_id:
+            raise InputError(
+                str(path), f"question_id {qid} is answered twice", line=number, field="question_id"
+            )
+        by_id[qid] = text
+    wanted = [q["question_id"] for q in questions]
+    missing = [qid for qid in wanted if qid not in by_id]
+    extra = sorted(set(by_id) - set(wanted))
+    if missing or extra:
+        raise InputError(
+            str(path),
+            f"answers do not match the questions: {len(missing)} missing (e.g. {missing[:5]}), "
+            f"{len(extra)} extra (e.g. {extra[:5]})",
+        )
+    return [by_id[qid] for qid in wanted], "question_id"
+
+
+def score_pope(
+    pairs: list[tuple[str | Path, str | Path]],
+    *,
+    mode: Mode = "parity",
+    command: list[str] | None = None,
+) -> ResultRecord:
+    """Score ``(questions_file, answers_file)`` pairs, one per split."""
+    started, t0 = now_utc(), time.perf_counter()
+    parse = parse_reference if mode == "parity" else parse_strict
+    splits: dict[str, dict[str, Any]] = {}
+    items: list[dict[str, Any]] = []
+    unscored: list[UnscoredItem] = []
+    inputs: list[InputFile] = []
+    not_computable: dict[str, str] = {}
+    fractions: dict[str, Fraction] = {}
+    alignment = {}
+    for q_path, a_path in pairs:
+        name = split_name(q_path)
+        if name in splits:
+            raise InputError(str(q_path), f"split '{name}' given twice")
+        questions = load_questions(q_path)
+        answers, alignment[name] = load_answers(a_path, questions)
+        parsed = [parse(a) for a in answers]
+        labels = [q["label"] for q in questions]
+        result = pope_metrics(parsed, labels)
+        splits[name] = dict(result.metrics)
+        for metric, reason in result.not_computable.items():
+            not_computable[f"{name}.{metric}"] = reason
+        c = result.counts
+        fractions[f"{name}.accuracy"] = Fraction(
+            numerator=c["tp"] + c["tn"], denominator=c["scored"]
+        )
+        fractions[f"{name}.precision"] = Fraction(numerator=c["tp"], denominator=c["tp"] + c["fp"])
+        fractions[f"{name}.recall"] = Fraction(numerator=c["tp"], denominator=c["tp"] + c["fn"])
+        fractions[f"{name}.yes_ratio"] = Fraction(numerator=c["yes"], denominator=c["scored"])
+        for q, answer, pred in zip(questions, answers, parsed, strict=True):
+            item = {"split": name, "question_id": q["question_id"], "image": q.get("image"), "question": q.get("text"),
+                    "answer": answer, "parsed": pred, "label": q["label"]}  # fmt: skip
+            if pred is None:
+                reason = "answer is neither an explicit yes nor no (strict mode)"
+                item["unscored"] = reason
+                unscored.append(UnscoredItem(index=len(items), reason=reason))
+            items.append(item)
+        inputs += [
+            InputFile(path=str(q_path), sha256=file_sha256(q_path), role=f"questions:{name}"),
+            InputFile(path=str(a_path), sha256=file_sha256(a_path), role=f"answers:{name}"),
+        ]
+    metrics: dict[str, Any] = {"splits": splits}
+    if len(splits) == 1:
+        (only,) = splits.values()
+        metrics.update(only)
+    else:
+        for metric in _AVERAGED:
+            values = [s[metric] for s in splits.values()]
+            if any(v is None for v in values):
+                metrics[metric] = None
+                not_computable[metric] = "undefined in at least one split"
+            else:
+                metrics[metric] = sum(values) / len(values)
+        metrics["n_scored"] = sum(s["n_scored"] for s in splits.values())
+        metrics["n_unscored"] = sum(s["n_unscored"] for s in splits.values())
+        metrics["averaged"] = "macro mean over splits: " + ", ".join(splits)
+    return ResultRecord(
+        benchmark=POPE,
+        benchmark_version=POPE_VERSION,
+        protocol={
+            "scorer": "pope",
+            "mode": mode,
+            "reference_comparable": mode == "parity",
+            "alignment": alignment,
+        },
+        metrics=metrics,
+        fractions=fractions,
+        not_computable=not_computable,
+        n_items=len(items),
+        n_scored=len(items) - len(unscored),
+        n_unscored=len(unscored),
+        unscored=unscored,
+        items=items,
+        provenance=make_provenance(
+            inputs=inputs, duration_s=time.perf_counter() - t0, created_at=started, command=command
+        ),
+    )

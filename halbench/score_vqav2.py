@@ -1,0 +1,223 @@
+"""``halbench score vqav2``: official VQA v2 files in, a ``ResultRecord`` out."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+from halbench.errors import InputError
+from halbench.io import describe_type, file_sha256, read_json, read_jsonl
+from halbench.provenance import make_provenance, now_utc
+from halbench.scoring.vqa import Normalize, VqaQuestion, score_vqa
+from halbench.types import Fraction, InputFile, ResultRecord, UnscoredItem
+
+VQAV2 = "vqav2"
+VQAV2_VERSION = "vqaeval-a013f00"
+Missing = Literal["error", "unscored"]
+
+
+def _field(obj: Any, key: str, kind: type | tuple[type, ...], path: Path, where: str) -> Any:
+    if not isinstance(obj, dict) or key not in obj:
+        raise InputError(str(path), f'{where}: missing "{key}"', field=key)
+    value = obj[key]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        names = {int: "an integer", str: "a string", list: "an array"}
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        want = " or ".join(names.get(k, k.__name__) for k in kinds)
+        raise InputError(
+            str(path), f'{where}: "{key}" must be {want}, got {describe_type(value)}', field=key
+        )
+    return value
+
+
+def load_annotations(path: str | Path) -> list[VqaQuestion]:
+    p = Path(path)
+    data = read_json(p)
+    anns = _field(data, "annotations", list, p, "top level")
+    out = []
+    seen: set[int] = set()
+    for k, ann in enumerate(anns):
+        where = f"annotations[{k}]"
+        qid = _field(ann, "question_id", int, p, where)
+        if qid in seen:
+            raise InputError(str(p), f"{where}: duplicate question_id {qid}", field="question_id")
+        seen.add(qid)
+        answers = _field(ann, "answers", list, p, where)
+        texts = tuple(
+            _field(a, "answer", str, p, f"{where}.answers[{j}]") for j, a in enumerate(answers)
+        )
+        if not texts:
+            raise InputError(str(p), f"{where}: no human answers", field="answers")
+        out.append(
+            VqaQuestion(
+                qid,
+                texts,
+                _field(ann, "answer_type", str, p, where),
+                _field(ann, "question_type", str, p, where),
+            )
+        )
+    if not out:
+        raise InputError(str(p), "no annotations")
+    return out
+
+
+def load_questions(path: str | Path) -> dict[int, dict[str, Any]]:
+    p = Path(path)
+    data = read_json(p)
+    qs = _field(data, "questions", list, p, "top level")
+    out: dict[int, dict[str, Any]] = {}
+    for k, q in enumerate(qs):
+        where = f"questions[{k}]"
+        qid = _field(q, "question_id", int, p, where)
+        out[qid] = {
+            "question": _field(q, "question", str, p, where),
+            "image_id": _field(q, "image_id", int, p, where),
+        }
+    return out
+
+
+def load_predictions(path: str | Path) -> dict[int, str]:
+    """The official results format (JSON array of {question_id, answer}) or JSONL (answer/text)."""
+    p = Path(path)
+    rows: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    if p.suffix == ".json":
+        data = read_json(p)
+        if not isinstance(data, list):
+            raise InputError(str(p), 'expected a JSON array of {"question_id", "answer"} objects')
+        for k, rec in enumerate(data):
+            if not isinstance(rec, dict):
+                raise InputError(
+                    str(p), f"item {k + 1}: expected an object, got {describe_type(rec)}"
+                )
+            rows.append(({"item": k + 1}, rec))
+    else:
+        rows = [({"line": n}, rec) for n, rec in read_jsonl(p)]
+    if not rows:
+        raise InputError(str(p), "no answers in file")
+    preds: dict[int, str] = {}
+    for where, rec in rows:
+        prefix = f"item {where['item']}: " if "item" in where else ""
+        line = where.get("line")
+        qid = rec.get("question_id")
+        if not isinstance(qid, int) or isinstance(qid, bool):
+            raise InputError(
+                str(p),
+                f'{prefix}"question_id" must be an integer, got {describe_type(qid)}',
+                line=line,
+                field="question_id",
+            )
+        name = "answer" if "answer" in rec else "text" if "text" in rec else None
+        if name is None:
+            raise InputError(
+                str(p), f'{prefix}missing "answer" or "text"', line=line, field="answer"
+            )
+        if not isinstance(rec[name], str):
+            raise InputError(
+                str(p),
+                f'{prefix}"{name}" must be a string, got {describe_type(rec[name])}',
+                line=line,
+                field=name,
+            )
+        if qid in preds:
+            raise InputError(
+                str(p),
+                f"{prefix}question_id {qid} is answered twice",
+                line=line,
+                field="question_id",
+            )
+        preds[qid] = rec[name]
+    return preds
+
+
+def score_vqav2(
+    answers_path: str | Path,
+    annotations_path: str | Path,
+    questions_path: str | Path,
+    *,
+    normalize: Normalize = "official",
+    missing: Missing = "error",
+    command: list[str] | None = None,
+) -> ResultRecord:
+    started, t0 = now_utc(), time.perf_counter()
+    questions = load_annotations(annotations_path)
+    texts = load_questions(questions_path)
+    preds = load_predictions(answers_path)
+    ann_ids = {q.question_id for q in questions}
+    extra = sorted(set(preds) - ann_ids)
+    if extra:
+        raise InputError(
+            str(answers_path),
+            f"{len(extra)} answer(s) for questions not in the annotations, e.g. {extra[:5]}",
+        )
+    absent = [q.question_id for q in questions if q.question_id not in preds]
+    if absent and missing == "error":
+        raise InputError(
+            str(answers_path),
+            f"{len(absent)} of {len(questions)} annotated questions have no answer, e.g. {absent[:5]} "
+            "(the official evaluation requires all; --missing unscored reports them as unscored)",
+        )
+    no_text = [q.question_id for q in questions if q.question_id not in texts]
+    if no_text:
+        raise InputError(
+            str(questions_path),
+            f"{len(no_text)} annotated question(s) missing here, e.g. {no_text[:5]}",
+        )
+    score = score_vqa(questions, preds, normalize)
+    by_id = {it.question_id: it for it in score.items}
+    items, unscored = [], []
+    for index, q in enumerate(questions):
+        base = {"question_id": q.question_id, "image_id": texts[q.question_id]["image_id"],
+                "question": texts[q.question_id]["question"], "answer_type": q.answer_type, "question_type": q.question_type}  # fmt: skip
+        it = by_id.get(q.question_id)
+        if it is None:
+            reason = "no answer"
+            unscored.append(UnscoredItem(index=index, reason=reason))
+            items.append({**base, "unscored": reason})
+        else:
+            items.append({**base, "answer": preds[q.question_id], "prediction": it.prediction,
+                          "normalized": it.normalized, "accuracy": it.accuracy})  # fmt: skip
+    n = len(score.items)
+    return ResultRecord(
+        benchmark=VQAV2,
+        benchmark_version=VQAV2_VERSION,
+        protocol={
+            "scorer": "vqav2",
+            "mode": "parity" if normalize == "official" else "normalize-always",
+            "normalize": normalize,
+        },
+        metrics={
+            "accuracy": score.accuracy,
+            "per_answer_type": score.per_answer_type,
+            "per_question_type": score.per_question_type,
+            "n_questions": n,
+            "reported": score.reported,
+        },
+        fractions={
+            "accuracy": Fraction(numerator=sum(it.accuracy for it in score.items), denominator=n)
+        }
+        if n
+        else {},
+        not_computable={} if n else {"accuracy": "no answered questions"},
+        n_items=len(questions),
+        n_scored=n,
+        n_unscored=len(unscored),
+        unscored=unscored,
+        items=items,
+        provenance=make_provenance(
+            inputs=[
+                InputFile(path=str(answers_path), sha256=file_sha256(answers_path), role="answers"),
+                InputFile(
+                    path=str(annotations_path),
+                    sha256=file_sha256(annotations_path),
+                    role="annotations",
+                ),
+                InputFile(
+                    path=str(questions_path), sha256=file_sha256(questions_path), role="questions"
+                ),
+            ],
+            duration_s=time.perf_counter() - t0,
+            created_at=started,
+            command=command,
+        ),
+    )
