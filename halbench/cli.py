@@ -477,6 +477,26 @@ def _add_data(sub: Any) -> None:
         "--coco-sample", action="store_true", help="object-halbench without the official file"
     )
     prep.add_argument("--seed", type=int, help="--coco-sample seed (default 0)")
+    prep.add_argument(
+        "--vqa-questions", type=Path, metavar="FILE", help="vqav2: official questions JSON"
+    )
+    prep.add_argument(
+        "--vqa-annotations",
+        type=Path,
+        metavar="FILE",
+        help="vqav2: official annotations JSON (omit for test-dev)",
+    )
+    prep.add_argument(
+        "--subset", type=int, metavar="N", help="vqav2: a seeded subset of N questions (--seed)"
+    )
+    prep.add_argument(
+        "--split",
+        default="val2014",
+        help="vqav2: image split of the questions (val2014, test2015, ...)",
+    )
+    prep.add_argument(
+        "--amber-images", type=Path, metavar="DIR", help="amber: AMBER's image directory"
+    )
     prep.add_argument("--offline", action="store_true", help="never try to download")
     prep.add_argument(
         "--data-dir",
@@ -485,6 +505,21 @@ def _add_data(sub: Any) -> None:
         help="prepared data root (default: $HALBENCH_HOME/data)",
     )
     prep.set_defaults(func=_cmd_data_prepare)
+
+    ex = sub.add_parser(
+        "export",
+        help="write files for evaluation servers (vqav2-testdev)",
+        description="vqav2-testdev: the EvalAI submission file from a run's vqav2/answers.jsonl, checked "
+        "against the test-dev question file (every question answered, no others).",
+        epilog="example:\n  halbench export vqav2-testdev --answers runs/m/vqav2/answers.jsonl \\\n"
+        "      --questions v2_OpenEnded_mscoco_test-dev2015_questions.json --output submission.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ex.add_argument("what", choices=["vqav2-testdev"])
+    ex.add_argument("--answers", required=True, type=Path)
+    ex.add_argument("--questions", required=True, type=Path)
+    ex.add_argument("--output", required=True, type=Path)
+    ex.set_defaults(func=_cmd_export)
 
     b = sub.add_parser(
         "benchmarks",
@@ -572,8 +607,21 @@ def _cmd_data_prepare(args: argparse.Namespace) -> int:
         coco_sample=args.coco_sample,
         seed=args.seed,
         offline=args.offline,
+        vqa_questions=args.vqa_questions,
+        vqa_annotations=args.vqa_annotations,
+        subset=args.subset,
+        split=args.split,
+        amber_images=args.amber_images,
     )
     print(f"prepared {args.name}: {target}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from halbench.export import export_vqav2_testdev
+
+    n = export_vqav2_testdev(args.answers, args.questions, args.output)
+    print(f"wrote {n} answers to {args.output}")
     return 0
 
 

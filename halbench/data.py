@@ -87,6 +87,9 @@ def prepare(name: str, *, data_dir: Path | None = None, **options: Any) -> Path:
     fn = {
         "object-halbench": _prepare_object_halbench,
         "llava-bench-coco": _prepare_llava_bench_coco,
+        "vqav2": _prepare_vqav2,
+        "pope": _prepare_pope,
+        "amber": _prepare_amber,
     }.get(bench.name)
     if fn is None:  # pragma: no cover - every prepared benchmark has a preparer
         raise HalbenchError(f"no preparation recipe for '{bench.name}'")
@@ -127,6 +130,7 @@ def _prepare_object_halbench(
     seed: int | None = None,
     offline: bool = False,
     expected_blob: str | None = None,
+    **_: Any,
 ) -> dict[str, Any]:
     official = bench.spec["sources"]["official"]
     ann = _check_coco_annotations(coco_annotations)
@@ -291,5 +295,132 @@ def _prepare_llava_bench_coco(
     return {
         "variant": None,
         "source": {"kind": "coco_images", "images_dir": str(Path(coco_images).resolve())},
+        "items": len(items),
+    }
+
+
+# --------------------------------------------------------------------------- VQAv2, POPE, AMBER
+
+
+def _suffix(bench: Benchmark) -> str:
+    return str(bench.generation_defaults.get("prompt_suffix", ""))
+
+
+def _prepare_vqav2(
+    bench: Benchmark,
+    out: Path,
+    *,
+    vqa_questions: Path | None = None,
+    vqa_annotations: Path | None = None,
+    coco_images: Path | None = None,
+    subset: int | None = None,
+    seed: int | None = None,
+    split: str = "val2014",
+    **_: Any,
+) -> dict[str, Any]:
+    from halbench.score_vqav2 import load_annotations, load_questions
+
+    if vqa_questions is None or coco_images is None:
+        raise HalbenchError(
+            "vqav2 needs --vqa-questions (official questions JSON) and --coco-images (the split's images)"
+        )
+    questions = load_questions(vqa_questions)
+    if vqa_annotations is not None:
+        order = [q.question_id for q in load_annotations(vqa_annotations)]
+        missing = [qid for qid in order if qid not in questions]
+        if missing:
+            raise InputError(
+                str(vqa_questions),
+                f"{len(missing)} annotated questions are not in this file, e.g. {missing[:5]}",
+            )
+    else:
+        order = list(questions)
+    variant = None
+    if subset is not None and subset < len(order):
+        chosen = set(random.Random(seed or 0).sample(order, subset))
+        order = [qid for qid in order if qid in chosen]  # keep annotation order
+        variant = f"subset{subset}-seed{seed or 0}"
+    suffix = _suffix(bench)
+    items = []
+    for qid in track(order, desc="vqav2 items", unit="q"):
+        q = questions[qid]
+        path = _find_coco_image(Path(coco_images), q["image_id"], split)
+        items.append({"id": str(qid), "image": str(path), "image_id": q["image_id"], "question": q["question"] + suffix,
+                      "question_id": qid, "raw_question": q["question"]})  # fmt: skip
+    _write_items(out, items)
+    return {
+        "variant": variant,
+        "source": {
+            "questions": str(Path(vqa_questions).resolve()),
+            "images_dir": str(Path(coco_images).resolve()),
+            "split": split,
+        },
+        "annotations": str(Path(vqa_annotations).resolve()) if vqa_annotations else None,
+        "prompt_suffix": suffix,
+        "items": len(items),
+    }
+
+
+def _prepare_pope(
+    bench: Benchmark, out: Path, *, coco_images: Path | None = None, **_: Any
+) -> dict[str, Any]:
+    from halbench.score_pope import load_questions, split_name
+
+    if coco_images is None:
+        raise HalbenchError("pope needs --coco-images: a local COCO val2014 image directory")
+    suffix = _suffix(bench)
+    items, missing = [], set()
+    for ref in bench.spec["data"]["questions"]:
+        path = bench.resolve(ref)
+        name = split_name(path)
+        for q in load_questions(path):
+            image = Path(coco_images) / q["image"]
+            if not image.is_file():
+                missing.add(q["image"])
+                continue
+            items.append({"id": f"{name}-{q['question_id']}", "image": str(image.resolve()), "question": q["text"] + suffix,
+                          "split": name, "question_id": q["question_id"], "label": q["label"],
+                          "raw_question": q["text"], "coco_image": q["image"]})  # fmt: skip
+    if missing:
+        shown = ", ".join(sorted(missing)[:5])
+        raise InputError(str(coco_images), f"{len(missing)} POPE images missing, e.g. {shown}")
+    _write_items(out, items)
+    return {
+        "variant": None,
+        "source": {"images_dir": str(Path(coco_images).resolve())},
+        "prompt_suffix": suffix,
+        "items": len(items),
+    }
+
+
+def _prepare_amber(
+    bench: Benchmark, out: Path, *, amber_images: Path | None = None, **_: Any
+) -> dict[str, Any]:
+    if amber_images is None:
+        raise HalbenchError(
+            "amber needs --amber-images: a local copy of AMBER's images (AMBER_1.jpg ...)"
+        )
+    queries = read_json(bench.resolve(bench.spec["data"]["queries"]))
+    items, missing = [], set()
+    for q in queries:
+        image = Path(amber_images) / q["image"]
+        if not image.is_file():
+            missing.add(q["image"])
+            continue
+        items.append(
+            {
+                "id": str(q["id"]),
+                "image": str(image.resolve()),
+                "question": q["query"],
+                "amber_id": q["id"],
+            }
+        )
+    if missing:
+        shown = ", ".join(sorted(missing)[:5])
+        raise InputError(str(amber_images), f"{len(missing)} AMBER images missing, e.g. {shown}")
+    _write_items(out, items)
+    return {
+        "variant": None,
+        "source": {"images_dir": str(Path(amber_images).resolve())},
         "items": len(items),
     }

@@ -69,6 +69,7 @@ class PlannedBenchmark:
     version: str
     ground_truth: Path | None
     settings: GenerationSettings
+    manifest: dict[str, Any]
 
 
 @dataclass
@@ -141,7 +142,7 @@ def plan(config: RunConfig) -> list[PlannedBenchmark]:
             repetition_penalty=config.repetition_penalty,
             seed=config.seed,
         )
-        planned.append(PlannedBenchmark(bench, items, version, gt, settings))
+        planned.append(PlannedBenchmark(bench, items, version, gt, settings, manifest))
     return planned
 
 
@@ -212,7 +213,7 @@ def _run_one(
 
     t_score = time.perf_counter()
     ctx = scorers.ScoreContext(
-        p.bench, answered, answers, p.version, p.ground_truth, config.command
+        p.bench, answered, answers, p.version, p.ground_truth, config.command, manifest=p.manifest
     )
     record = scorers.score(ctx) if answered else None
     score_s = time.perf_counter() - t_score

@@ -124,6 +124,32 @@ def score_amber(
     similarity_backend: Any = None,
     command: list[str] | None = None,
 ) -> ResultRecord:
+    """Score a response file (see ``amber_record``)."""
+    data = Path(data_dir) if data_dir else default_data_dir()
+    n = len(read_json(data / "annotations.json"))
+    responses = load_responses(answers_path, n)
+    answers_input = InputFile(
+        path=str(answers_path), sha256=file_sha256(answers_path), role="answers"
+    )
+    return amber_record(
+        responses, mode=mode, similarity=similarity, data_dir=data, threshold=threshold,
+        noun_extractor=noun_extractor, similarity_backend=similarity_backend, command=command, inputs=[answers_input],
+    )  # fmt: skip
+
+
+def amber_record(
+    responses: list[tuple[int, str, int | None]],
+    *,
+    mode: Mode = "parity",
+    similarity: str | None = "auto",
+    data_dir: str | Path | None = None,
+    threshold: float = THRESHOLD,
+    noun_extractor: Callable[[str], list[str]] | None = None,
+    similarity_backend: Any = None,
+    command: list[str] | None = None,
+    inputs: list[InputFile] | None = None,
+) -> ResultRecord:
+    """Score (id, response, line) triples, in order, against AMBER's annotations."""
     started, t0 = now_utc(), time.perf_counter()
     data = Path(data_dir) if data_dir else default_data_dir()
     annotations = read_json(data / "annotations.json")
@@ -134,7 +160,6 @@ def score_amber(
         if line
     )
     vocabulary = frozenset([*association, *(w for ws in association.values() for w in ws)])
-    responses = load_responses(answers_path, len(annotations))
 
     disc = [
         (annotations[rid - 1]["type"], annotations[rid - 1]["truth"], text)
@@ -237,7 +262,7 @@ def score_amber(
                 )
     if reported:
         metrics["reported"] = reported
-    inputs = [InputFile(path=str(answers_path), sha256=file_sha256(answers_path), role="answers")]
+    inputs = list(inputs or [])
     for name in ("annotations.json", "relation.json", "safe_words.txt"):
         inputs.append(
             InputFile(

@@ -110,24 +110,46 @@ def score_pope(
 ) -> ResultRecord:
     """Score ``(questions_file, answers_file)`` pairs, one per split."""
     started, t0 = now_utc(), time.perf_counter()
+    splits = []
+    inputs: list[InputFile] = []
+    names: set[str] = set()
+    for q_path, a_path in pairs:
+        name = split_name(q_path)
+        if name in names:
+            raise InputError(str(q_path), f"split '{name}' given twice")
+        names.add(name)
+        questions = load_questions(q_path)
+        answers, how = load_answers(a_path, questions)
+        splits.append((name, questions, answers, how))
+        inputs += [
+            InputFile(path=str(q_path), sha256=file_sha256(q_path), role=f"questions:{name}"),
+            InputFile(path=str(a_path), sha256=file_sha256(a_path), role=f"answers:{name}"),
+        ]
+    return pope_record(splits, mode=mode, inputs=inputs, command=command, started=(started, t0))
+
+
+def pope_record(
+    splits: list[tuple[str, list[dict[str, Any]], list[str], str]],
+    *,
+    mode: Mode = "parity",
+    inputs: list[InputFile] | None = None,
+    command: list[str] | None = None,
+    started: tuple[str, float] | None = None,
+) -> ResultRecord:
+    """``splits``: (name, questions with question_id/label, aligned answers, alignment)."""
+    started_at, t0 = started or (now_utc(), time.perf_counter())
     parse = parse_reference if mode == "parity" else parse_strict
-    splits: dict[str, dict[str, Any]] = {}
+    per_split: dict[str, dict[str, Any]] = {}
     items: list[dict[str, Any]] = []
     unscored: list[UnscoredItem] = []
-    inputs: list[InputFile] = []
     not_computable: dict[str, str] = {}
     fractions: dict[str, Fraction] = {}
     alignment = {}
-    for q_path, a_path in pairs:
-        name = split_name(q_path)
-        if name in splits:
-            raise InputError(str(q_path), f"split '{name}' given twice")
-        questions = load_questions(q_path)
-        answers, alignment[name] = load_answers(a_path, questions)
+    for name, questions, answers, how in splits:
+        alignment[name] = how
         parsed = [parse(a) for a in answers]
-        labels = [q["label"] for q in questions]
-        result = pope_metrics(parsed, labels)
-        splits[name] = dict(result.metrics)
+        result = pope_metrics(parsed, [q["label"] for q in questions])
+        per_split[name] = dict(result.metrics)
         for metric, reason in result.not_computable.items():
             not_computable[f"{name}.{metric}"] = reason
         c = result.counts
@@ -145,25 +167,21 @@ def score_pope(
                 item["unscored"] = reason
                 unscored.append(UnscoredItem(index=len(items), reason=reason))
             items.append(item)
-        inputs += [
-            InputFile(path=str(q_path), sha256=file_sha256(q_path), role=f"questions:{name}"),
-            InputFile(path=str(a_path), sha256=file_sha256(a_path), role=f"answers:{name}"),
-        ]
-    metrics: dict[str, Any] = {"splits": splits}
-    if len(splits) == 1:
-        (only,) = splits.values()
+    metrics: dict[str, Any] = {"splits": per_split}
+    if len(per_split) == 1:
+        (only,) = per_split.values()
         metrics.update(only)
     else:
         for metric in _AVERAGED:
-            values = [s[metric] for s in splits.values()]
+            values = [s[metric] for s in per_split.values()]
             if any(v is None for v in values):
                 metrics[metric] = None
                 not_computable[metric] = "undefined in at least one split"
             else:
                 metrics[metric] = sum(values) / len(values)
-        metrics["n_scored"] = sum(s["n_scored"] for s in splits.values())
-        metrics["n_unscored"] = sum(s["n_unscored"] for s in splits.values())
-        metrics["averaged"] = "macro mean over splits: " + ", ".join(splits)
+        metrics["n_scored"] = sum(s["n_scored"] for s in per_split.values())
+        metrics["n_unscored"] = sum(s["n_unscored"] for s in per_split.values())
+        metrics["averaged"] = "macro mean over splits: " + ", ".join(per_split)
     return ResultRecord(
         benchmark=POPE,
         benchmark_version=POPE_VERSION,
@@ -182,6 +200,9 @@ def score_pope(
         unscored=unscored,
         items=items,
         provenance=make_provenance(
-            inputs=inputs, duration_s=time.perf_counter() - t0, created_at=started, command=command
+            inputs=inputs or [],
+            duration_s=time.perf_counter() - t0,
+            created_at=started_at,
+            command=command,
         ),
     )

@@ -143,6 +143,35 @@ def score_vqav2(
     questions = load_annotations(annotations_path)
     texts = load_questions(questions_path)
     preds = load_predictions(answers_path)
+    inputs = [
+        InputFile(path=str(answers_path), sha256=file_sha256(answers_path), role="answers"),
+        InputFile(
+            path=str(annotations_path), sha256=file_sha256(annotations_path), role="annotations"
+        ),
+        InputFile(path=str(questions_path), sha256=file_sha256(questions_path), role="questions"),
+    ]
+    return vqav2_record(
+        questions, texts, preds, normalize=normalize, missing=missing, source=str(answers_path),
+        questions_source=str(questions_path), inputs=inputs, command=command, started=(started, t0),
+    )  # fmt: skip
+
+
+def vqav2_record(
+    questions: list[VqaQuestion],
+    texts: dict[int, dict[str, Any]],
+    preds: dict[int, str],
+    *,
+    normalize: Normalize = "official",
+    missing: Missing = "error",
+    source: str = "answers",
+    questions_source: str = "questions",
+    inputs: list[InputFile] | None = None,
+    command: list[str] | None = None,
+    started: tuple[str, float] | None = None,
+) -> ResultRecord:
+    """Score predictions (question id -> answer) for ``questions`` (annotation order)."""
+    started_at, t0 = started or (now_utc(), time.perf_counter())
+    answers_path, questions_path = source, questions_source
     ann_ids = {q.question_id for q in questions}
     extra = sorted(set(preds) - ann_ids)
     if extra:
@@ -205,19 +234,9 @@ def score_vqav2(
         unscored=unscored,
         items=items,
         provenance=make_provenance(
-            inputs=[
-                InputFile(path=str(answers_path), sha256=file_sha256(answers_path), role="answers"),
-                InputFile(
-                    path=str(annotations_path),
-                    sha256=file_sha256(annotations_path),
-                    role="annotations",
-                ),
-                InputFile(
-                    path=str(questions_path), sha256=file_sha256(questions_path), role="questions"
-                ),
-            ],
+            inputs=inputs or [],
             duration_s=time.perf_counter() - t0,
-            created_at=started,
+            created_at=started_at,
             command=command,
         ),
     )

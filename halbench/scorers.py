@@ -27,6 +27,7 @@ class ScoreContext:
     ground_truth: Path | None = None
     command: list[str] | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    manifest: dict[str, Any] = field(default_factory=dict)  # the prepared data's manifest.json
 
 
 ScorerFn = Callable[[ScoreContext], ResultRecord]
@@ -97,6 +98,64 @@ def _object_halbench(ctx: ScoreContext) -> ResultRecord:
     record.benchmark = ctx.benchmark.name
     record.benchmark_version = ctx.benchmark_version
     return record
+
+
+def _rename(record: ResultRecord, ctx: ScoreContext) -> ResultRecord:
+    record.benchmark = ctx.benchmark.name
+    record.benchmark_version = ctx.benchmark_version
+    return record
+
+
+@register_scorer("vqav2")
+def _vqav2(ctx: ScoreContext) -> ResultRecord:
+    from halbench.score_vqav2 import load_annotations, vqav2_record
+
+    ann_path = ctx.manifest.get("annotations")
+    if not ann_path:  # test-dev: the answers are only for the evaluation server
+        return _pending(
+            ctx,
+            "no public annotations for these questions (e.g. test-dev): submit with halbench export vqav2-testdev",
+        )
+    by_id = {q.question_id: q for q in load_annotations(ann_path)}
+    try:  # in item order (prepared in annotation order), so records line up with items
+        questions = [by_id[int(it.fields["question_id"])] for it in ctx.items]
+    except KeyError as exc:
+        raise HalbenchError(
+            f"{ctx.benchmark.name}: question {exc.args[0]} is not in {ann_path}"
+        ) from None
+    texts = {
+        int(it.fields["question_id"]): {
+            "question": it.fields.get("raw_question", it.question),
+            "image_id": it.image_id,
+        }
+        for it in ctx.items
+    }
+    preds = {int(it.fields["question_id"]): ctx.answers[it.id] for it in ctx.items}
+    record = vqav2_record(questions, texts, preds, source=ctx.benchmark.name, command=ctx.command)
+    return _rename(record, ctx)
+
+
+@register_scorer("pope")
+def _pope(ctx: ScoreContext) -> ResultRecord:
+    from halbench.score_pope import pope_record
+
+    splits: dict[str, tuple[list[dict[str, Any]], list[str]]] = {}
+    for it in ctx.items:
+        qs, ans = splits.setdefault(str(it.fields["split"]), ([], []))
+        qs.append({"question_id": it.fields["question_id"], "label": it.fields["label"], "text": it.fields.get("raw_question", it.question), "image": it.fields.get("coco_image")})  # fmt: skip
+        ans.append(ctx.answers[it.id])
+    record = pope_record(
+        [(name, qs, ans, "item") for name, (qs, ans) in splits.items()], command=ctx.command
+    )
+    return _rename(record, ctx)
+
+
+@register_scorer("amber")
+def _amber(ctx: ScoreContext) -> ResultRecord:
+    from halbench.score_amber import amber_record
+
+    responses = [(int(it.fields["amber_id"]), ctx.answers[it.id], None) for it in ctx.items]
+    return _rename(amber_record(responses, command=ctx.command), ctx)
 
 
 def _pending(ctx: ScoreContext, reason: str) -> ResultRecord:
