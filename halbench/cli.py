@@ -258,7 +258,6 @@ def _add_score_others(score_sub: Any) -> None:
 
 
 def _cmd_score_vqav2(args: argparse.Namespace) -> int:
-    from halbench.io import atomic_write_text
     from halbench.score_vqav2 import score_vqav2
 
     record = score_vqav2(
@@ -269,14 +268,10 @@ def _cmd_score_vqav2(args: argparse.Namespace) -> int:
         missing=args.missing,
         command=sys.argv[:],
     )
-    atomic_write_text(args.output, record.to_json())
-    print(display.format_vqav2(record))
-    print(f"\nResult record: {args.output}")
-    return 0
+    return _emit(record, args.output, display.format_vqav2(record))
 
 
 def _cmd_score_pope(args: argparse.Namespace) -> int:
-    from halbench.io import atomic_write_text
     from halbench.score_pope import score_pope
 
     if len(args.questions) != len(args.answers):
@@ -285,10 +280,7 @@ def _cmd_score_pope(args: argparse.Namespace) -> int:
         )
     pairs = [(_pope_questions(q), a) for q, a in zip(args.questions, args.answers, strict=True)]
     record = score_pope(pairs, mode=args.mode, command=sys.argv[:])
-    atomic_write_text(args.output, record.to_json())
-    print(display.format_pope(record))
-    print(f"\nResult record: {args.output}")
-    return 0
+    return _emit(record, args.output, display.format_pope(record))
 
 
 def _pope_questions(name: str) -> str:
@@ -300,7 +292,6 @@ def _pope_questions(name: str) -> str:
 
 
 def _cmd_score_amber(args: argparse.Namespace) -> int:
-    from halbench.io import atomic_write_text
     from halbench.score_amber import score_amber
 
     record = score_amber(
@@ -311,10 +302,7 @@ def _cmd_score_amber(args: argparse.Namespace) -> int:
         threshold=args.threshold,
         command=sys.argv[:],
     )
-    atomic_write_text(args.output, record.to_json())
-    print(display.format_amber(record))
-    print(f"\nResult record: {args.output}")
-    return 0
+    return _emit(record, args.output, display.format_amber(record))
 
 
 # --------------------------------------------------------------------------- run / data
@@ -535,8 +523,17 @@ def _add_data(sub: Any) -> None:
 # --------------------------------------------------------------------------- commands
 
 
-def _cmd_score_object_halbench(args: argparse.Namespace) -> int:
+def _emit(record: Any, output: str | Path, table: str) -> int:
+    """Write a record atomically, then print its table and path."""
     from halbench.io import atomic_write_text
+
+    atomic_write_text(output, record.to_json())
+    print(table)
+    print(f"\nResult record: {output}")
+    return 0
+
+
+def _cmd_score_object_halbench(args: argparse.Namespace) -> int:
     from halbench.score import ObjectHalbenchOptions, score_object_halbench
 
     opts = ObjectHalbenchOptions(
@@ -548,10 +545,7 @@ def _cmd_score_object_halbench(args: argparse.Namespace) -> int:
         synonyms=args.synonyms,
     )
     record = score_object_halbench(args.answers, args.coco_annotations, opts, command=sys.argv[:])
-    atomic_write_text(args.output, record.to_json())
-    print(display.format_object_halbench(record))
-    print(f"\nResult record: {args.output}")
-    return 0
+    return _emit(record, args.output, display.format_object_halbench(record))
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

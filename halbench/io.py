@@ -40,14 +40,11 @@ def atomic_write_json(path: str | Path, obj: Any, *, indent: int | None = 1) -> 
     atomic_write_text(path, json.dumps(obj, ensure_ascii=False, indent=indent) + "\n")
 
 
-def _describe(value: Any) -> str:
-    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
-            int: "an integer", float: "a number", type(None): "null"}.get(type(value), type(value).__name__)  # fmt: skip
-
-
 def describe_type(value: Any) -> str:
     """'a string', 'an integer', ... for error messages."""
-    return _describe(value)
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
+             int: "an integer", float: "a number", type(None): "null"}  # fmt: skip
+    return names.get(type(value), type(value).__name__)
 
 
 def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -86,7 +83,7 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 ) from None
             if not isinstance(obj, dict):
                 raise InputError(
-                    str(path), f"expected a JSON object, got {_describe(obj)}", line=number
+                    str(path), f"expected a JSON object, got {describe_type(obj)}", line=number
                 )
             yield number, obj
 

@@ -204,11 +204,21 @@ def amber_record(
         for k, (rid, _, _) in enumerate(responses):
             if items[k]["type"] != "generative":
                 items[k]["truth"] = annotations[rid - 1]["truth"]
-    coverage = {}
-    for dim in ("existence", "attribute", "relation", "generative"):
-        total = sum(1 for a in annotations if (("generative" if a["type"] == "generative" else group_of(a["type"])) in ((dim,) if dim != "attribute" else ("state", "number", "action"))))  # fmt: skip
-        answered = sum(1 for it in items if (it["dimension"] == dim or (dim == "attribute" and it["dimension"] in ("state", "number", "action"))))  # fmt: skip
-        coverage[dim] = {"answered": answered, "total": total}
+
+    def dimension(ann_type: str) -> str:
+        group = "generative" if ann_type == "generative" else group_of(ann_type)
+        return "attribute" if group in ("state", "number", "action") else group
+
+    totals: dict[str, int] = {}
+    for ann in annotations:
+        totals[dimension(ann["type"])] = totals.get(dimension(ann["type"]), 0) + 1
+    answered: dict[str, int] = {}
+    for it in items:
+        answered[dimension(it["type"])] = answered.get(dimension(it["type"]), 0) + 1
+    coverage = {
+        dim: {"answered": answered.get(dim, 0), "total": totals.get(dim, 0)}
+        for dim in ("existence", "attribute", "relation", "generative")
+    }
     metrics["coverage"] = coverage
 
     if gen:
