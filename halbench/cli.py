@@ -120,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_run(sub)
     _add_data(sub)
+    _add_leaderboard(sub)
 
     # -- demo ----------------------------------------------------------------------
     demo = sub.add_parser(
@@ -303,6 +304,80 @@ def _cmd_score_amber(args: argparse.Namespace) -> int:
         command=sys.argv[:],
     )
     return _emit(record, args.output, display.format_amber(record))
+
+
+# --------------------------------------------------------------------------- leaderboard
+
+
+def _add_leaderboard(sub: Any) -> None:
+    p = sub.add_parser(
+        "leaderboard",
+        help="build the static leaderboard site, or add records to it",
+        description="Reference entries (the paper's tables) and result records to one static site.",
+        epilog="examples:\n  halbench leaderboard build --runs runs/ --out leaderboard/site\n"
+        "  halbench leaderboard add runs/llava/object-halbench/result.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    lsub = p.add_subparsers(dest="lb_command", metavar="ACTION")
+    lsub.required = True
+    b = lsub.add_parser(
+        "build",
+        help="write the site",
+        description="Write OUT/index.html (sortable, filterable tables with provenance), per-model pages "
+        "with per-item drill-down, and assets. Reads the entry files in --entries, the records in "
+        "ENTRIES/runs/ and every result record under each --runs directory.",
+        epilog="example:\n  halbench leaderboard build --runs runs/ --out leaderboard/site",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    b.add_argument("--entries", type=Path, default=Path("leaderboard/entries"), metavar="DIR")
+    b.add_argument(
+        "--runs",
+        type=Path,
+        nargs="*",
+        default=[],
+        metavar="DIR",
+        help="directories with result records",
+    )
+    b.add_argument("--out", type=Path, default=Path("leaderboard/site"), metavar="DIR")
+    b.add_argument(
+        "--all-runs",
+        action="store_true",
+        help="one row per run instead of the latest per model and benchmark",
+    )
+    b.set_defaults(func=_cmd_leaderboard_build)
+    a = lsub.add_parser(
+        "add",
+        help="import result records into the entries",
+        description="Validate result records and copy them into ENTRIES/runs/ so that build includes them.",
+        epilog="example:\n  halbench leaderboard add runs/llava/object-halbench/result.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    a.add_argument("records", nargs="+", type=Path, metavar="RECORD")
+    a.add_argument("--entries", type=Path, default=Path("leaderboard/entries"), metavar="DIR")
+    a.set_defaults(func=_cmd_leaderboard_add)
+
+
+def _cmd_leaderboard_build(args: argparse.Namespace) -> int:
+    from halbench.leaderboard import build_site
+
+    runs = list(args.runs)
+    if (args.entries / "runs").is_dir():
+        runs.append(args.entries / "runs")
+    site = build_site(args.entries, runs, args.out, all_runs=args.all_runs)
+    n_rows = sum(len(t.rows) for t in site.tables)
+    print(
+        f"leaderboard: {n_rows} rows in {len(site.tables)} tables, {len(site.model_pages)} model pages"
+    )
+    print(f"open {site.index}")
+    return 0
+
+
+def _cmd_leaderboard_add(args: argparse.Namespace) -> int:
+    from halbench.leaderboard import add_records
+
+    for path in add_records(args.records, args.entries):
+        print(f"added {path}")
+    return 0
 
 
 # --------------------------------------------------------------------------- run / data
@@ -653,6 +728,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     for o in result.run:
         if o.record.protocol.get("scorer") == "object-halbench":
             print(display.format_object_halbench(o.record))
+    if result.leaderboard is not None:
+        print(
+            f"\n3) leaderboard with the paper's reference entries and these runs: open {result.leaderboard}"
+        )
+    else:
+        print(
+            "\n(no leaderboard/entries here: run the demo from a source checkout to build the leaderboard page)"
+        )
     return 0
 
 

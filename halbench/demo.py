@@ -5,7 +5,9 @@
 2. Build a tiny LLaVA-style checkpoint offline, train it for about a second to describe
    the demo benchmark's six drawn images (two of its training captions mention an object
    that is not in the picture, so the scores have something to find), then
-   ``halbench run --model <it> --benchmarks demo``.
+   ``halbench run --model <it> --benchmarks demo``;
+3. build the leaderboard page with the paper's reference entries and these two runs
+   (when run from a source checkout, which has ``leaderboard/entries``).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class DemoResult:
     gpt4_record_path: Path
     model_dir: Path
     run: list[BenchmarkOutcome]
+    leaderboard: Path | None = None
 
 
 def demo_model(directory: Path) -> Path:
@@ -63,7 +66,9 @@ def demo_model(directory: Path) -> Path:
     return directory
 
 
-def run_demo(out: Path, command: list[str] | None = None) -> DemoResult:
+def run_demo(
+    out: Path, command: list[str] | None = None, entries_dir: str | Path = "leaderboard/entries"
+) -> DemoResult:
     from halbench.io import atomic_write_text
     from halbench.score import score_object_halbench
 
@@ -81,4 +86,12 @@ def run_demo(out: Path, command: list[str] | None = None) -> DemoResult:
             model=str(model_dir), benchmarks=["demo"], out=out / "tiny-llava-run", command=command
         )
     )
-    return DemoResult(record, record_path, model_dir, outcomes)
+    index = None
+    entries = Path(entries_dir)
+    if entries.is_dir():
+        from halbench.leaderboard import build_site
+
+        index = build_site(
+            entries, [out / "tiny-llava-run", out / "gpt4-llava-bench"], out / "leaderboard"
+        ).index
+    return DemoResult(record, record_path, model_dir, outcomes, index)

@@ -1,0 +1,54 @@
+// halbench leaderboard: sort by any column, filter by model name, provenance details panel.
+// Reads only what the page holds; no network.
+(function () {
+  function cellValue(td, type) {
+    if (type === "num") {
+      var v = td.getAttribute("data-value");
+      return v === "" || v === null ? null : parseFloat(v);
+    }
+    return td.textContent.trim().toLowerCase();
+  }
+  document.querySelectorAll("table.board").forEach(function (table) {
+    table.querySelectorAll("th.sortable").forEach(function (th, col) {
+      th.addEventListener("click", function () {
+        var asc = !th.classList.contains("sorted-asc");
+        table.querySelectorAll("th").forEach(function (h) { h.classList.remove("sorted-asc", "sorted-desc"); });
+        th.classList.add(asc ? "sorted-asc" : "sorted-desc");
+        var type = th.getAttribute("data-type");
+        var body = table.tBodies[0];
+        var rows = Array.prototype.slice.call(body.rows);
+        rows.sort(function (a, b) {
+          var x = cellValue(a.cells[col], type), y = cellValue(b.cells[col], type);
+          if (x === null && y === null) return 0;
+          if (x === null) return 1;   // missing values last, both directions
+          if (y === null) return -1;
+          if (x < y) return asc ? -1 : 1;
+          if (x > y) return asc ? 1 : -1;
+          return 0;
+        });
+        rows.forEach(function (r) { body.appendChild(r); });
+      });
+    });
+  });
+  var filter = document.getElementById("filter");
+  if (filter) {
+    filter.addEventListener("input", function () {
+      var q = filter.value.trim().toLowerCase();
+      document.querySelectorAll("table.board tbody tr").forEach(function (tr) {
+        var name = tr.getAttribute("data-model") || "";
+        tr.classList.toggle("hidden", q !== "" && name.indexOf(q) === -1);
+      });
+    });
+  }
+  var panel = document.getElementById("details"), text = document.getElementById("details-text");
+  document.querySelectorAll("td[data-provenance]").forEach(function (td) {
+    td.addEventListener("click", function () {
+      var prov = JSON.parse(td.getAttribute("data-provenance"));
+      var lines = Object.keys(prov).map(function (k) { return k + ": " + prov[k]; });
+      text.textContent = lines.join("\n") + (td.title.indexOf("bootstrap") >= 0 ? "\n" + td.title.split("\n").pop() : "");
+      panel.hidden = false;
+    });
+  });
+  var close = document.getElementById("close");
+  if (close) close.addEventListener("click", function () { panel.hidden = true; });
+})();

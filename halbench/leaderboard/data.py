@@ -1,0 +1,231 @@
+"""Leaderboard data: reference entries (reported numbers) and result records, as table rows.
+
+Every cell knows where its number came from: ``reported`` (a paper's table, with the
+citation) or ``our run`` (a result record: protocol mode, scorer, judge or extractor,
+date, unscored count, a 95% bootstrap interval over items where items allow it).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from halbench.errors import InputError
+from halbench.types import ResultRecord
+
+
+class _M(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EntryColumn(_M):
+    key: str
+    label: str
+    better: str  # "lower" | "higher"
+    unit: str = "%"
+
+
+class EntryRow(_M):
+    model: str
+    values: dict[str, float]
+    notes: dict[str, str] = {}
+
+
+class EntrySource(_M):
+    kind: str  # "reported" | "reproduced"
+    citation: str
+    url: str | None = None
+    notes: str | None = None
+    record: str | None = None  # link to the result record, for reproduced entries
+
+
+class EntryFile(_M):
+    schema_: str = ""
+    table: str
+    title: str
+    source: EntrySource
+    columns: list[EntryColumn]
+    rows: list[EntryRow]
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+#: record metric -> column: (column key, label, better, metric name, scale)
+RECORD_COLUMNS: dict[str, list[tuple[str, str, str, str, float]]] = {
+    "object-halbench": [
+        ("objhal_resp", "Object HalBench Resp.", "lower", "CHAIRs_refine", 100.0),
+        ("objhal_mention", "Object HalBench Mention", "lower", "CHAIRi", 100.0),
+    ],
+    "vqav2": [("vqav2_accuracy", "VQAv2 accuracy (ours)", "higher", "accuracy", 100.0)],
+    "pope": [
+        ("pope_f1", "POPE F1", "higher", "f1", 100.0),
+        ("pope_accuracy", "POPE accuracy", "higher", "accuracy", 100.0),
+    ],
+    "amber": [("amber_score", "AMBER score", "higher", "amber_score", 1.0)],
+}
+
+
+@dataclass
+class Cell:
+    value: float | None
+    provenance: dict[str, Any]
+    ci: tuple[float, float] | None = None
+    note: str | None = None
+
+
+@dataclass
+class Row:
+    model: str
+    kind: str  # "reported" | "our run"
+    cells: dict[str, Cell]
+    page: str | None = None  # per-model page, for rows built from records
+    records: list[ResultRecord] = field(default_factory=list)
+
+
+@dataclass
+class Table:
+    name: str
+    title: str
+    columns: list[EntryColumn]
+    rows: list[Row]
+
+
+def load_entries(directory: Path) -> list[EntryFile]:
+    if not directory.is_dir():
+        raise InputError(
+            str(directory), "leaderboard entries directory not found (use --entries DIR)"
+        )
+    out = []
+    for path in sorted(directory.glob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise InputError(str(path), f"invalid JSON: {exc}") from None
+        if isinstance(data, dict) and "schema" in data:
+            data["schema_"] = data.pop("schema")
+        try:
+            out.append(EntryFile.model_validate(data))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            raise InputError(
+                str(path),
+                f"not a leaderboard entry file: {'.'.join(map(str, err['loc']))}: {err['msg']}",
+            ) from None
+    return out
+
+
+def find_records(directories: list[Path]) -> list[tuple[Path, ResultRecord]]:
+    """Every result record (``*.json`` that validates) under the directories."""
+    found = []
+    for directory in directories:
+        if not directory.exists():
+            raise InputError(str(directory), "runs directory not found")
+        for path in sorted(directory.rglob("*.json")):
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (ValueError, UnicodeDecodeError):
+                continue
+            if not isinstance(data, dict) or "benchmark" not in data or "provenance" not in data:
+                continue
+            found.append((path, ResultRecord.load(path)))
+    return found
+
+
+def model_name(record: ResultRecord, path: Path) -> str:
+    """A row label: the hub id, API model or replay file as given; a local checkpoint's folder name."""
+    if record.model and record.model.get("model"):
+        name = str(record.model["model"])
+        local = record.model.get("backend") in ("hf", "vllm") and not str(
+            record.model.get("fingerprint", "")
+        ).startswith("hub:")
+        return Path(name.rstrip("/")).name if local else name
+    answers = [f for f in record.provenance.inputs if f.role == "answers"]
+    return Path(answers[0].path).stem if answers else path.parent.name
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:80] or "model"
+
+
+def _bootstrap(
+    record: ResultRecord, metric: str, n: int = 1000, seed: int = 0
+) -> tuple[float, float] | None:
+    """95% percentile bootstrap over items (resampling responses), for the metrics that allow it."""
+    items = [it for it in record.items if "unscored" not in it]
+    if len(items) < 2:
+        return None
+    if record.protocol.get("scorer") == "object-halbench" or "mentions" in items[0]:
+        h = [1 if it.get("hallucinated") else 0 for it in items]
+        o = [1 if it.get("mentions") else 0 for it in items]
+        hm = [len(it.get("hallucinated", [])) for it in items]
+        m = [len(it.get("mentions", [])) for it in items]
+
+        def stat(idx: list[int]) -> float | None:
+            if metric == "CHAIRs_refine":
+                den = sum(o[i] for i in idx)
+                return sum(h[i] for i in idx) / den if den else None
+            if metric == "CHAIRi":
+                den = sum(m[i] for i in idx)
+                return sum(hm[i] for i in idx) / den if den else None
+            return None
+    elif "accuracy" in items[0]:
+        acc = [float(it["accuracy"]) for it in items]
+
+        def stat(idx: list[int]) -> float | None:
+            return sum(acc[i] for i in idx) / len(idx) if metric == "accuracy" else None
+    else:
+        return None
+    rnd = random.Random(seed)
+    k = len(items)
+    values = []
+    for _ in range(n):
+        v = stat([rnd.randrange(k) for _ in range(k)])
+        if v is not None:
+            values.append(v)
+    if len(values) < n // 2:
+        return None
+    values.sort()
+    return values[int(0.025 * (len(values) - 1))], values[int(0.975 * (len(values) - 1))]
+
+
+def record_cells(
+    record: ResultRecord, path: Path, link: str
+) -> dict[str, tuple[EntryColumn, Cell]]:
+    bench_key = record.protocol.get("scorer") or record.benchmark
+    out = {}
+    for key, label, better, metric, scale in RECORD_COLUMNS.get(str(bench_key), []):
+        value = record.metrics.get(metric)
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            value = None
+        ci = _bootstrap(record, metric)
+        prov = {
+            "source": "our run",
+            "benchmark": f"{record.benchmark} ({record.benchmark_version})",
+            "protocol": ", ".join(
+                f"{k}={v}"
+                for k, v in record.protocol.items()
+                if isinstance(v, str | int | float | bool)
+            ),
+            "date": record.provenance.created_at,
+            "unscored": f"{record.n_unscored} of {record.n_items}",
+            "record": link,
+        }
+        if record.model:
+            prov["model"] = f"{record.model.get('backend')}: {record.model.get('model')}"
+        col = EntryColumn(key=key, label=label, better=better, unit="%" if scale == 100.0 else "")
+        out[key] = (
+            col,
+            Cell(
+                None if value is None else value * scale,
+                prov,
+                None if ci is None else (ci[0] * scale, ci[1] * scale),
+                note=record.not_computable.get(metric),
+            ),
+        )
+    return out
