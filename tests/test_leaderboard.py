@@ -91,6 +91,12 @@ def test_build_with_reference_entries_and_runs(tmp_path, runs):
     assert "<mark>driver</mark>" in text  # the hallucinated object of item 97131 is highlighted
     record_copy = next((tmp_path / "site" / "records").glob("*.json"))
     assert ResultRecord.load(record_copy).benchmark == "object-halbench"
+    # plots: the paper's headline view and per-column bars, with the hostile name escaped
+    plots = sorted(p.name for p in (tmp_path / "site" / "plots").glob("*.svg"))
+    assert "hallucination-vs-helpfulness.svg" in plots and "bar-objhal_resp.svg" in plots
+    svg = (tmp_path / "site" / "plots" / "bar-objhal_resp.svg").read_text()
+    assert "<script>" not in svg and "&lt;script&gt;" in svg
+    assert 'src="plots/hallucination-vs-helpfulness.svg"' in html
     # provenance on hover: the cell's title names the protocol and the interval
     assert "95% bootstrap interval over items" in html and "extractor=synonym" in html
 

@@ -122,6 +122,19 @@ def _cell_html(col: EntryColumn, cell: Cell | None) -> str:
     )
 
 
+def _plots_html(tables: list[Table], out: Path) -> str:
+    from halbench.leaderboard import plots
+
+    if not plots.available():
+        return "<p class='note'>Plots need matplotlib: pip install 'halbench[leaderboard]'.</p>"
+    made = plots.make_plots(tables[0], out / "plots")
+    figures = "".join(
+        f'<figure><img src="plots/{esc(name)}" alt="{esc(caption)}"><figcaption>{esc(caption)}</figcaption></figure>'
+        for name, caption in made
+    )
+    return f"<h2>Plots</h2><div class='plots'>{figures}</div>" if figures else ""
+
+
 def _table_html(table: Table) -> str:
     head = [
         '<th data-type="text" class="sortable">Model</th>',
@@ -255,6 +268,7 @@ def build_site(
         "Arrows: ↓ lower is better, ↑ higher is better. Brackets: 95% bootstrap interval over items.</p>",
         '<input id="filter" type="search" placeholder="Filter models…" aria-label="Filter models"></header>',
         *(_table_html(t) for t in tables),
+        _plots_html(tables, out),
         '<aside id="details" hidden><button id="close" aria-label="close">×</button><pre id="details-text"></pre></aside>',
     ]
     index = out / "index.html"

@@ -1,0 +1,101 @@
+"""Leaderboard plots (matplotlib, SVG at build time; extra ``[leaderboard]``).
+
+1. Hallucination against helpfulness, as in the RLHF-V paper's headline figure: Object
+   HalBench response-level rate (y, lower is better) against the mean of the three
+   LLaVA-Bench relative scores (x), one point per model that has both.
+2. One bar chart per column that has at least two numbers, with the 95% bootstrap interval
+   as an error bar where a cell has one.
+
+Labels are drawn as plain text (math parsing off), so any model name is safe; matplotlib
+escapes text in SVG output.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from halbench.leaderboard.data import Table, slug
+
+
+def available() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    matplotlib.rcParams.update(
+        {"text.parse_math": False, "svg.hashsalt": "halbench", "font.size": 9}
+    )
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _value(table: Table, row_index: int, key: str) -> float | None:
+    cell = table.rows[row_index].cells.get(key)
+    return None if cell is None else cell.value
+
+
+def make_plots(table: Table, out_dir: Path) -> list[tuple[str, str]]:
+    """Write SVG files into ``out_dir``; return (file name, caption) pairs."""
+    plt = _pyplot()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    made: list[tuple[str, str]] = []
+    keys = {c.key for c in table.columns}
+    helpful = ["llavabench_conv", "llavabench_detail", "llavabench_complex"]
+    if "objhal_resp" in keys and all(k in keys for k in helpful):
+        points = []
+        for i, row in enumerate(table.rows):
+            y = _value(table, i, "objhal_resp")
+            xs = [_value(table, i, k) for k in helpful]
+            if y is not None and all(x is not None for x in xs):
+                points.append((sum(xs) / 3, y, row.model, row.kind))  # type: ignore[arg-type]
+        if len(points) >= 2:
+            fig, ax = plt.subplots(figsize=(6.4, 4.4))
+            for x, y, name, kind in points:
+                ax.scatter([x], [y], color="#0b5cad" if kind == "our run" else "#444", s=28)
+                ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 3))
+            ax.set_xlabel("LLaVA-Bench relative score, mean of 3 categories (higher is better)")
+            ax.set_ylabel("Object HalBench Resp. % (lower is better)")
+            ax.grid(alpha=0.3)
+            fig.tight_layout()
+            fig.savefig(out_dir / "hallucination-vs-helpfulness.svg")
+            plt.close(fig)
+            made.append(
+                (
+                    "hallucination-vs-helpfulness.svg",
+                    "Hallucination against helpfulness (RLHF-V's headline view)",
+                )
+            )
+    for col in table.columns:
+        bars = [
+            (row.model, row.cells[col.key])
+            for row in table.rows
+            if col.key in row.cells and row.cells[col.key].value is not None
+        ]
+        if len(bars) < 2:
+            continue
+        fig, ax = plt.subplots(figsize=(6.4, 0.32 * len(bars) + 1.2))
+        names = [b[0] for b in bars]
+        values = [b[1].value for b in bars]
+        lo = [(v - b.ci[0]) if b.ci else 0 for v, (_, b) in zip(values, bars, strict=True)]
+        hi = [(b.ci[1] - v) if b.ci else 0 for v, (_, b) in zip(values, bars, strict=True)]
+        colors = ["#0b5cad" if b.provenance.get("source") == "our run" else "#999" for _, b in bars]
+        ax.barh(range(len(bars)), values, xerr=[lo, hi], color=colors, capsize=2)
+        ax.set_yticks(range(len(bars)), names)
+        ax.invert_yaxis()
+        ax.set_xlabel(f"{col.label} ({col.better} is better)")
+        ax.grid(axis="x", alpha=0.3)
+        fig.tight_layout()
+        name = f"bar-{slug(col.key)}.svg"
+        fig.savefig(out_dir / name)
+        plt.close(fig)
+        made.append((name, col.label))
+    return made
