@@ -36,6 +36,7 @@ perf: setup
 	$(BIN)/python perf/bench_object_halbench.py
 	$(BIN)/python perf/bench_run.py
 	$(BIN)/python perf/bench_vqa.py
+	$(BIN)/python perf/bench_judge.py
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info .pytest_cache

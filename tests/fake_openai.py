@@ -2,7 +2,8 @@
 
 Replies deterministically from the request: the answer names the image's size in bytes
 and echoes the question, so tests can check what was sent. A question containing
-"FAIL" always gets HTTP 500; "FLAKY" gets one 429 (with Retry-After: 0) then succeeds.
+"FAIL" always gets HTTP 500; "FLAKY" gets one 429 (with Retry-After: 0) then succeeds. ``delay``, ``fail_markers`` and
+``reply`` script latency, outages and judge replies.
 Every request body and header set is kept in ``requests`` for inspection.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -20,6 +22,9 @@ class FakeOpenAI:
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self._flaky_seen: set[str] = set()
+        self.delay = 0.0  # seconds before every reply
+        self.fail_markers: set[str] = set()  # any of these in the text -> HTTP 503
+        self.reply: Any = None  # text -> reply text, for judge tests
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -45,9 +50,28 @@ class FakeOpenAI:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 owner.requests.append(body)
                 owner.headers.append(dict(self.headers))
-                content = body["messages"][0]["content"]
+                content = body["messages"][-1]["content"]
+                if isinstance(content, str):  # judge calls: plain text messages
+                    content = [
+                        {"type": "text", "text": "\n".join(m["content"] for m in body["messages"])}
+                    ]
                 question = next(c["text"] for c in content if c["type"] == "text")
                 images = [c["image_url"]["url"] for c in content if c["type"] == "image_url"]
+                if owner.delay:
+                    time.sleep(owner.delay)
+                if any(marker in question for marker in owner.fail_markers):
+                    self._send(
+                        503, {"error": {"message": "scripted outage", "type": "server_error"}}
+                    )
+                    return
+                if owner.reply is not None:
+                    text = owner.reply(question)
+                    self._send(200, {
+                        "id": "x", "object": "chat.completion", "created": 0, "model": body["model"] + "-2026",
+                        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
+                        "usage": {"prompt_tokens": len(question) // 4, "completion_tokens": 7, "total_tokens": len(question) // 4 + 7},
+                    })  # fmt: skip
+                    return
                 if "FAIL" in question:
                     self._send(
                         500, {"error": {"message": "scripted failure", "type": "server_error"}}
