@@ -229,6 +229,31 @@ def _add_score_others(score_sub: Any) -> None:
     po.add_argument("--output", required=True, metavar="OUT.json")
     po.set_defaults(func=_cmd_score_pope)
 
+    lb = score_sub.add_parser(
+        "llava-bench",
+        help="LLaVA-Bench (COCO): relative score against GPT-4's answers, with an LLM judge",
+        description="Judge answers to LLaVA-Bench's 90 COCO questions against GPT-4's reference answers, "
+        "exactly as LLaVA's eval_gpt_review_visual.py asks and summarize_gpt_review.py aggregates "
+        "(relative score = ratio of mean scores, per category). A reply without a score pair, or a "
+        "failed call, makes the item unscored (RLHF-V's summarizer skips them too).",
+        epilog="example:\n  halbench score llava-bench --answers runs/m/llava-bench-coco/answers.jsonl \\\n"
+        "      --judge-model gpt-4o-2024-11-20 --output llava-bench.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    lb.add_argument(
+        "--answers",
+        required=True,
+        help="JSONL with question_id (or one line per question in order) and text/answer",
+    )
+    lb.add_argument("--output", required=True, metavar="OUT.json")
+    lb.add_argument(
+        "--failures", choices=["unscored", "llava-minus-one"], default="unscored",
+        help="unscored (default; RLHF-V) or llava-minus-one (LLaVA's summarizer averages in [-1, -1])",
+    )  # fmt: skip
+    lb.add_argument("--judge-max-tokens", type=int, default=1024, help="LLaVA: 1024; RLHF-V: 180")
+    _add_judge_flags(lb)
+    lb.set_defaults(func=_cmd_score_llava_bench)
+
     am = score_sub.add_parser(
         "amber",
         help="AMBER: discriminative yes/no and generative CHAIR/Cover/Hal/Cog",
@@ -256,6 +281,65 @@ def _add_score_others(score_sub: Any) -> None:
         "--data", type=Path, metavar="DIR", help="another copy of AMBER's data/ (default: shipped)"
     )
     am.set_defaults(func=_cmd_score_amber)
+
+
+def _add_judge_flags(p: Any) -> None:
+    g = p.add_argument_group("judge (any OpenAI-compatible endpoint; key from the environment)")
+    g.add_argument(
+        "--judge-model",
+        required=True,
+        help="e.g. gpt-4o-2024-11-20 (the paper used gpt-4-0314, now retired)",
+    )
+    g.add_argument(
+        "--judge-base-url", help="endpoint (default: $OPENAI_BASE_URL or api.openai.com)"
+    )
+    g.add_argument(
+        "--judge-api-key-env",
+        default="OPENAI_API_KEY",
+        help="variable holding the key (never stored)",
+    )
+    g.add_argument("--judge-concurrency", type=int, default=16)
+    g.add_argument("--judge-max-calls", type=int, help="stop before sending more calls than this")
+    g.add_argument(
+        "--judge-max-cost", type=float, help="stop before spending more than this many dollars"
+    )
+    g.add_argument(
+        "--judge-prices", type=Path, help='JSON {"model": [usd_per_1M_input, usd_per_1M_output]}'
+    )
+    g.add_argument(
+        "--judge-no-cache", action="store_true", help="neither read nor write the judge cache"
+    )
+
+
+def _judge_config(args: argparse.Namespace, log_dir: Path) -> Any:
+    from halbench.io import read_json
+    from halbench.judges import JudgeConfig
+
+    prices = {}
+    if args.judge_prices:
+        raw = read_json(args.judge_prices)
+        prices = {k: (float(v[0]), float(v[1])) for k, v in raw.items()}
+    return JudgeConfig(
+        model=args.judge_model, base_url=args.judge_base_url, api_key_env=args.judge_api_key_env,
+        concurrency=args.judge_concurrency, max_calls=args.judge_max_calls, max_cost=args.judge_max_cost,
+        prices=prices, use_cache=not args.judge_no_cache, log_path=log_dir / "judge_calls.jsonl",
+    )  # fmt: skip
+
+
+def _print_estimate(est: dict[str, Any]) -> None:
+    cost = est["max_cost_usd"]
+    money = "unknown price (give --judge-prices)" if cost is None else f"at most ${cost:.2f}"
+    print(f"judge: {est['calls']} calls to make ({est['cached']} of {est['requests']} cached), "
+          f"~{est['prompt_tokens_est']} prompt tokens, {money}", file=sys.stderr)  # fmt: skip
+
+
+def _cmd_score_llava_bench(args: argparse.Namespace) -> int:
+    from halbench.score_llava_bench import score_llava_bench
+
+    judge = _judge_config(args, Path(args.output).parent)
+    record = score_llava_bench(args.answers, judge, failures=args.failures, max_tokens=args.judge_max_tokens,
+                               command=sys.argv[:], on_estimate=_print_estimate)  # fmt: skip
+    return _emit(record, args.output, display.format_llava_bench(record))
 
 
 def _cmd_score_vqav2(args: argparse.Namespace) -> int:

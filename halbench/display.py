@@ -127,3 +127,15 @@ def format_amber(record: ResultRecord) -> str:
     for name, reason in record.not_computable.items():
         lines.append(f"  {name}: not computed: {reason}")
     return "\n".join(lines)
+
+
+def format_llava_bench(record: ResultRecord) -> str:
+    rep = record.metrics.get("reported", {})
+    lines = [f"LLaVA-Bench (COCO), judge {record.protocol.get('judge_model')}: {record.n_scored} judged, "
+             f"{record.n_unscored} unscored ({record.protocol.get('failures')})",
+             f"  {'category':<10}{'relative':>10}{'GPT-4 mean':>12}{'model mean':>12}{'n':>5}"]  # fmt: skip
+    for cat, r in rep.items():
+        lines.append(
+            f"  {cat:<10}{r['relative'] if r['relative'] is not None else 'n/a':>10}{r['reference_mean']:>12}{r['model_mean']:>12}{r['n']:>5}"
+        )
+    return "\n".join(lines)

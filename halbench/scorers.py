@@ -34,8 +34,8 @@ ScorerFn = Callable[[ScoreContext], ResultRecord]
 _SCORERS: dict[str, ScorerFn] = {}
 #: scorers whose benchmarks can be run but not yet scored in this version: name -> reason
 PENDING: dict[str, str] = {
-    "llava-bench": "LLaVA-Bench is scored by an LLM judge, which this version of halbench does "
-    "not have yet; the answers are kept in answers.jsonl for scoring later",
+    "llava-bench": "LLaVA-Bench is scored by an LLM judge; score this run's answers.jsonl with "
+    "halbench score llava-bench --answers ... --judge-model ...",
 }
 
 
