@@ -88,6 +88,32 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
             yield number, obj
 
 
+def read_answer_lines(
+    path: str | Path, fields: tuple[str, ...] = ("answer", "text")
+) -> list[tuple[int, Any, str]]:
+    """``(line, question_id or None, text)`` for every line of a JSONL answer file.
+
+    The text is the first of ``fields`` present; it must be a string. An empty file is an error.
+    """
+    rows = []
+    for number, rec in read_jsonl(path):
+        name = next((f for f in fields if f in rec), None)
+        if name is None:
+            wanted = " or ".join(f'"{f}"' for f in fields)
+            raise InputError(str(path), f"missing {wanted}", line=number, field=fields[0])
+        if not isinstance(rec[name], str):
+            raise InputError(
+                str(path),
+                f'"{name}" must be a string, got {describe_type(rec[name])}',
+                line=number,
+                field=name,
+            )
+        rows.append((number, rec.get("question_id"), rec[name]))
+    if not rows:
+        raise InputError(str(path), "no answers in file")
+    return rows
+
+
 def read_json(path: str | Path) -> Any:
     """Load a JSON document, with a clear error for missing files, bad bytes or bad JSON."""
     p = Path(path)

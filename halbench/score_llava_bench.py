@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from halbench.errors import InputError
-from halbench.io import describe_type, file_sha256, read_json, read_jsonl
+from halbench.io import file_sha256, read_answer_lines, read_json, read_jsonl
 from halbench.judges import JudgeClient, JudgeConfig, JudgeRequest
 from halbench.provenance import make_provenance, now_utc
 from halbench.scoring.llava_bench import (
@@ -34,22 +34,7 @@ def _resource(name: str) -> Path:
 
 def load_answers(path: str | Path, questions: list[dict[str, Any]]) -> tuple[list[str], str]:
     """Answer texts aligned with the 90 questions: by question_id, or by line position like LLaVA."""
-    rows = list(read_jsonl(path))
-    if not rows:
-        raise InputError(str(path), "no answers in file")
-    texts = []
-    for number, rec in rows:
-        name = "text" if "text" in rec else "answer" if "answer" in rec else None
-        if name is None:
-            raise InputError(str(path), 'missing "text" or "answer"', line=number, field="text")
-        if not isinstance(rec[name], str):
-            raise InputError(
-                str(path),
-                f'"{name}" must be a string, got {describe_type(rec[name])}',
-                line=number,
-                field=name,
-            )
-        texts.append((number, rec.get("question_id"), rec[name]))
+    texts = read_answer_lines(path, ("text", "answer"))
     ids = [q["question_id"] for q in questions]
     if all(qid is not None for _, qid, _ in texts) and {qid for _, qid, _ in texts} >= set(ids):
         by_id = {qid: t for _, qid, t in texts}

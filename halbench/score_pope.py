@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from halbench.errors import InputError
-from halbench.io import describe_type, file_sha256, read_jsonl
+from halbench.io import describe_type, file_sha256, read_answer_lines, read_jsonl
 from halbench.provenance import make_provenance, now_utc
 from halbench.scoring.pope import Mode, parse_reference, parse_strict, pope_metrics
 from halbench.types import Fraction, InputFile, ResultRecord, UnscoredItem
@@ -53,22 +53,7 @@ def load_questions(path: str | Path) -> list[dict[str, Any]]:
 
 def load_answers(path: str | Path, questions: list[dict[str, Any]]) -> tuple[list[str], str]:
     """Answer texts aligned with ``questions``, and how they were aligned."""
-    rows = list(read_jsonl(path))
-    if not rows:
-        raise InputError(str(path), "no answers in file")
-    texts: list[tuple[int, Any, str]] = []
-    for number, rec in rows:
-        name = "answer" if "answer" in rec else "text" if "text" in rec else None
-        if name is None:
-            raise InputError(str(path), 'missing "answer" or "text"', line=number, field="answer")
-        if not isinstance(rec[name], str):
-            raise InputError(
-                str(path),
-                f'"{name}" must be a string, got {describe_type(rec[name])}',
-                line=number,
-                field=name,
-            )
-        texts.append((number, rec.get("question_id"), rec[name]))
+    texts = read_answer_lines(path, ("answer", "text"))
     if all(qid is None for _, qid, _ in texts):
         if len(texts) != len(questions):
             raise InputError(
