@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from halbench.coco import parse_coco_id
+from halbench.coco import coco_id_field
 from halbench.errors import InputError
 from halbench.io import describe_type, read_json, read_jsonl
 
@@ -105,15 +105,7 @@ def _text_field(
 
 
 def _image_id(value: Any, name: str, path: str, where: dict[str, Any]) -> int:
-    image_id = parse_coco_id(value)
-    if image_id is None:
-        raise InputError(
-            path,
-            f'"{name}" must be a COCO image id (integer, digits, or a file name like '
-            f'COCO_val2014_000000441147.jpg), got {value!r}',
-            field=name, **where,
-        )  # fmt: skip
-    return image_id
+    return coco_id_field({name: value}, name, path, where.get("line"))
 
 
 def _from_jsonl(path: Path, question_ids: list[int] | None, questions_path: Any) -> list[Answer]:

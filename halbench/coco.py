@@ -309,6 +309,21 @@ def parse_coco_id(value: Any) -> int | None:
     return None
 
 
+def coco_id_field(rec: dict[str, Any], name: str, path: str | Path, line: int | None) -> int:
+    """The COCO image id in ``rec[name]``, or an ``InputError`` naming file, line and field."""
+    if name not in rec:
+        raise InputError(str(path), f'missing "{name}"', line=line, field=name)
+    image_id = parse_coco_id(rec[name])
+    if image_id is None:
+        raise InputError(
+            str(path),
+            f'"{name}" must be a COCO image id (an integer, digits, or a file name like '
+            f"COCO_val2014_000000441147.jpg), got {rec[name]!r}",
+            line=line, field=name,
+        )  # fmt: skip
+    return image_id
+
+
 def _build_caps_boxes(path: Path, extractor: ObjectExtractor) -> dict[int, frozenset[str]]:
     canonical = extractor.vocab.canonical
     gt: dict[int, set[str]] = {}
@@ -317,16 +332,7 @@ def _build_caps_boxes(path: Path, extractor: ObjectExtractor) -> dict[int, froze
     if not lines:
         raise InputError(str(path), "no images in file")
     for number, rec in lines:
-        if "id" not in rec:
-            raise InputError(str(path), 'missing "id"', line=number, field="id")
-        image_id = parse_coco_id(rec["id"])
-        if image_id is None:
-            raise InputError(
-                str(path),
-                f'"id" must be a COCO image id, got {rec["id"]!r}',
-                line=number,
-                field="id",
-            )
+        image_id = coco_id_field(rec, "id", path, number)
         classes = gt.setdefault(image_id, set())
         captions = rec.get("captions")
         if not isinstance(captions, list) or not all(isinstance(c, str) for c in captions):

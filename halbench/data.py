@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from halbench.benchmarks import Benchmark, get_benchmark
-from halbench.coco import coco_split_files, parse_coco_id
+from halbench.coco import coco_id_field, coco_split_files, parse_coco_id
 from halbench.errors import HalbenchError, InputError
 from halbench.io import read_json, read_jsonl
 from halbench.progress import track
@@ -163,17 +163,10 @@ def _prepare_object_halbench(
     for index, (number, rec) in enumerate(
         track(list(read_jsonl(source)), desc="extracting images", unit="img")
     ):
-        for key in ("image_id", "question", "image"):
+        for key in ("question", "image"):
             if key not in rec:
                 raise InputError(str(source), f'missing "{key}"', line=number, field=key)
-        image_id = parse_coco_id(rec["image_id"])
-        if image_id is None:
-            raise InputError(
-                str(source),
-                f'"image_id" is not a COCO id: {rec["image_id"]!r}',
-                line=number,
-                field="image_id",
-            )
+        image_id = coco_id_field(rec, "image_id", source, number)
         try:
             data = base64.b64decode(rec["image"], validate=False)
         except (ValueError, TypeError):
