@@ -95,9 +95,7 @@ def _object_halbench(ctx: ScoreContext) -> ResultRecord:
     record = score_object_halbench_answers(
         answers, ctx.ground_truth, opts, command=ctx.command, source=ctx.benchmark.name
     )
-    record.benchmark = ctx.benchmark.name
-    record.benchmark_version = ctx.benchmark_version
-    return record
+    return _rename(record, ctx)
 
 
 def _rename(record: ResultRecord, ctx: ScoreContext) -> ResultRecord:

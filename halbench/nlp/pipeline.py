@@ -26,6 +26,7 @@ class NltkPipeline:
         self.tokenizer = WordTokenizer(self.punkt, fast=fast)
         self._lemmas: dict[str, str] = {}
         self._lemmatizer: Any = None
+        self._fingerprint: str | None = None
 
     def tokenize(self, text: str) -> list[str]:
         return self.tokenizer.tokenize(text)
@@ -44,7 +45,12 @@ class NltkPipeline:
         return lemma
 
     def fingerprint(self) -> str:
-        """Identifies everything that can change tokens or lemmas (not the speed path)."""
+        """Identifies everything that can change tokens or lemmas (not the speed path); memoised."""
+        if self._fingerprint is None:
+            self._fingerprint = self._compute_fingerprint()
+        return self._fingerprint
+
+    def _compute_fingerprint(self) -> str:
         punkt = "untrained"
         if self.info.punkt_path:
             h = hashlib.sha256()
