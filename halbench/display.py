@@ -139,3 +139,20 @@ def format_llava_bench(record: ResultRecord) -> str:
             f"  {cat:<10}{r['relative'] if r['relative'] is not None else 'n/a':>10}{r['reference_mean']:>12}{r['model_mean']:>12}{r['n']:>5}"
         )
     return "\n".join(lines)
+
+
+def format_mmhal(record: ResultRecord) -> str:
+    m, rep = record.metrics, record.metrics.get("reported", {})
+    mode = record.protocol.get("failures")
+    parity = m.get("n_parity_score_0", 0)
+    lines = [f"MMHal-Bench, judge {record.protocol.get('judge_model')} (prompt {record.protocol.get('prompt_version')}): "
+             f"{record.n_scored} rated, {record.n_unscored} unscored"
+             + (f", {parity} scored 0 by the reference rule (--failures parity)" if mode == "parity" else ""),
+             f"  average score {rep.get('average_score')} (0-6)   hallucination rate {rep.get('hallucination_rate')}"
+             f"   informativeness {rep.get('informativeness')}",
+             f"  {'type':<13}{'avg':>6}{'hall.':>7}{'n':>4}{'unscored':>10}"]  # fmt: skip
+    for t, g in m.get("per_type", {}).items():
+        avg = "n/a" if g["average_score"] is None else f"{g['average_score']:.2f}"
+        hall = "n/a" if g["hallucination_rate"] is None else f"{g['hallucination_rate']:.2f}"
+        lines.append(f"  {t:<13}{avg:>6}{hall:>7}{g['n']:>4}{g['n_unscored']:>10}")
+    return "\n".join(lines)
