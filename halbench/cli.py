@@ -10,7 +10,14 @@ from typing import Any
 
 from halbench import __version__, display
 from halbench.errors import HalbenchError
-from halbench.judges.cli import add_judge_flags, add_score_parsers, judge_config, print_estimate
+from halbench.judges.cli import (
+    add_judge_flags,
+    add_llm_extractor_flags,
+    add_score_parsers,
+    judge_config,
+    print_estimate,
+    score_objhal_llm_cmd,
+)
 
 _EPILOG_MAIN = """\
 examples:
@@ -116,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--tokenizer", choices=["fast", "nltk"], default="fast",
         help="'fast' (default) gives NLTK's tokens exactly, faster; 'nltk' calls nltk.word_tokenize",
     )  # fmt: skip
+    add_llm_extractor_flags(oh)
     oh.set_defaults(func=_cmd_score_object_halbench)
     _add_score_others(score_sub)
     add_score_parsers(score_sub)
@@ -660,6 +668,8 @@ def _cmd_score_object_halbench(args: argparse.Namespace) -> int:
         fast_tokenizer=args.tokenizer == "fast",
         synonyms=args.synonyms,
     )
+    if args.extractor == "llm":
+        return score_objhal_llm_cmd(args, opts)
     record = score_object_halbench(args.answers, args.coco_annotations, opts, command=sys.argv[:])
     return _emit(record, args.output, display.format_object_halbench(record))
 

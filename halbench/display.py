@@ -156,3 +156,20 @@ def format_mmhal(record: ResultRecord) -> str:
         hall = "n/a" if g["hallucination_rate"] is None else f"{g['hallucination_rate']:.2f}"
         lines.append(f"  {t:<13}{avg:>6}{hall:>7}{g['n']:>4}{g['n_unscored']:>10}")
     return "\n".join(lines)
+
+
+def format_object_halbench_llm(record: ResultRecord) -> str:
+    """The LLM-extraction table, then both paths side by side on the same items and their agreement."""
+    p, ag = record.protocol, record.metrics.get("agreement", {})
+    lines = [format_object_halbench(record),
+             f"  judge {p.get('judge_model')}, prompt {p.get('prompt_version')}, lemmatizer {p.get('lemmatizer')} ({p.get('mode')})"]  # fmt: skip
+    if p.get("lemmatizer_note"):
+        lines.append(f"  note: {p['lemmatizer_note']}")
+    lines.append(f"  LLM vs synonym path on the same {ag.get('n_items', 0)} items:")
+    lines.append(f"  {'metric':<16}{'llm':>10}{'synonym':>10}")
+    for name, v in ag.get("side_by_side", {}).items():
+        lines.append(f"  {name:<16}{pct(v['llm']):>10}{pct(v['synonym']):>10}")
+    same, jac = ag.get("same_class_set"), ag.get("mean_class_jaccard")
+    lines.append(f"  per-item agreement: same COCO classes {pct(same)} ({ag.get('same_class_set_count')}/{ag.get('n_items')}), "
+                 f"mean Jaccard {'n/a' if jac is None else f'{jac:.3f}'}")  # fmt: skip
+    return "\n".join(lines)

@@ -117,3 +117,40 @@ def _cmd_score_mmhal(args: argparse.Namespace) -> int:
         command=sys.argv[:], on_estimate=print_estimate,
     )  # fmt: skip
     return _emit(record, args.output, display.format_mmhal(record))
+
+
+def add_llm_extractor_flags(p: Any) -> None:
+    """``score object-halbench --extractor llm``: the paper's LLM-assisted object extraction."""
+    p.add_argument(
+        "--extractor", choices=["synonym", "llm"], default="synonym",
+        help="synonym (default: string matching, RLHF-V without --use_gpt) or llm (a judge lists the "
+        "objects, as for the paper's numbers; needs --judge-model)",
+    )  # fmt: skip
+    p.add_argument(
+        "--spacy-model", metavar="NAME",
+        help="--extractor llm: spaCy pipeline for lemmas and noun tags (reference: en_core_web_trf, "
+        "used when installed); without one, halbench's documented WordNet fallback",
+    )  # fmt: skip
+    add_judge_flags(p, required=False)
+
+
+def score_objhal_llm_cmd(args: argparse.Namespace, opts: Any) -> int:
+    from halbench import display
+    from halbench.cli import _emit
+    from halbench.errors import HalbenchError
+    from halbench.score_objhal_llm import LlmExtraction, score_object_halbench_llm
+
+    if not args.judge_model:
+        raise HalbenchError(
+            "--extractor llm needs --judge-model (the reference: gpt-3.5-turbo-0613)"
+        )
+    llm = LlmExtraction(judge_config(args, Path(args.output).parent), args.spacy_model)
+    record = score_object_halbench_llm(
+        args.answers,
+        args.coco_annotations,
+        opts,
+        llm,
+        command=sys.argv[:],
+        on_estimate=print_estimate,
+    )
+    return _emit(record, args.output, display.format_object_halbench_llm(record))
