@@ -16,6 +16,7 @@ from halbench.judges.cli import (
     add_score_parsers,
     judge_config,
     print_estimate,
+    run_judge_setup,
     score_objhal_llm_cmd,
 )
 
@@ -535,6 +536,7 @@ def _add_run(sub: Any) -> None:
         default=5,
         help="retries per request on 429/5xx/timeouts (default 5)",
     )
+    add_llm_extractor_flags(p)
     p.set_defaults(func=_cmd_run)
 
 
@@ -708,6 +710,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             tensor_parallel_size=args.tensor_parallel_size,
             max_model_len=args.max_model_len,
         ),
+        judge=run_judge_setup(args),
         command=sys.argv[:],
     )
     outcomes = run(config)

@@ -43,7 +43,8 @@ def format_object_halbench(record: ResultRecord) -> str:
 
 
 #: metrics shown in the run summary, per benchmark scorer
-HEADLINE = {"object-halbench": ("CHAIRs_refine", "CHAIRi")}
+HEADLINE = {"object-halbench": ("CHAIRs_refine", "CHAIRi"),
+            "mmhal-bench": ("hallucination_rate", "informativeness")}  # fmt: skip
 
 
 def format_run_summary(outcomes: Sequence[Any]) -> str:
@@ -52,7 +53,10 @@ def format_run_summary(outcomes: Sequence[Any]) -> str:
     for o in outcomes:
         rec = o.record
         shown = HEADLINE.get(rec.protocol.get("scorer", ""), ())
-        if rec.protocol.get("status") == "not scored":
+        status = rec.protocol.get("status")
+        if status == "not judged":
+            headline = "not judged (no --judge-model): answers stored"
+        elif status == "not scored":
             headline = "not scored: " + (
                 rec.unscored[0].reason.split(";")[0] if rec.unscored else ""
             )
@@ -60,6 +64,9 @@ def format_run_summary(outcomes: Sequence[Any]) -> str:
             headline = "  ".join(
                 f"{k} {pct(rec.metrics.get(k)).strip()}" for k in shown if k in rec.metrics
             )
+            if rec.protocol.get("scorer") == "llava-bench":
+                rel = rec.metrics.get("reported", {}).get("all", {}).get("relative")
+                headline = f"relative score {'n/a' if rel is None else rel}"
         lines.append(
             f"{rec.benchmark:<20}{rec.n_items:>6}{o.generated:>6}{o.reused:>8}{rec.n_unscored:>10}   {headline}"
         )

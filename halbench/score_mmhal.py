@@ -147,6 +147,8 @@ def mmhal_record(
         }  # fmt: skip
     else:
         not_computable = {"average_score": "no item was judged", "hallucination_rate": "no item was judged"}  # fmt: skip
+    for name in ("average_score", "hallucination_rate", "informativeness"):  # headline copies
+        metrics[name] = overall[name]
     metrics["reported"] = reported(metrics)
     metrics["n_parity_score_0"] = n_parity_zero
     mode = "parity" if failures == "parity" else "unscored"

@@ -154,3 +154,19 @@ def score_objhal_llm_cmd(args: argparse.Namespace, opts: Any) -> int:
         on_estimate=print_estimate,
     )
     return _emit(record, args.output, display.format_object_halbench_llm(record))
+
+
+def run_judge_setup(args: argparse.Namespace) -> Any:
+    """``halbench run``'s judge (None without --judge-model: judged benchmarks are "not judged")."""
+    from halbench.errors import HalbenchError
+    from halbench.run import default_out
+    from halbench.scorers import JudgeSetup
+
+    if not args.judge_model:
+        if args.extractor == "llm":
+            raise HalbenchError(
+                "--extractor llm needs --judge-model (the reference: gpt-3.5-turbo-0613)"
+            )
+        return None
+    out = Path(args.out) if args.out else default_out(args.model)
+    return JudgeSetup(judge_config(args, out), args.extractor, args.spacy_model, print_estimate)
