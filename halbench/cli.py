@@ -556,13 +556,15 @@ def _add_data(sub: Any) -> None:
         help="prepare one benchmark",
         description="object-halbench: RLHF-V's 300-item question file (downloaded where online, or --from "
         "PATH), verified by its git blob hash; or --coco-sample, a seeded sample of 300 val2014 images "
-        "(not the official set). llava-bench-coco: the 30 images from --coco-images.",
+        "(not the official set). llava-bench-coco: the 30 images from --coco-images. mmhal-bench: its 96 "
+        "images from --images and/or the judge prompt from --judge-prompt-from (GPL-3.0, not shipped).",
         epilog="examples:\n"
         "  halbench data prepare object-halbench --from obj_halbench_300_with_image.jsonl \\\n"
         "      --coco-annotations coco/annotations\n"
         "  halbench data prepare object-halbench --coco-sample --coco-images coco/val2014 \\\n"
         "      --coco-annotations coco/annotations\n"
-        "  halbench data prepare llava-bench-coco --coco-images coco/val2014",
+        "  halbench data prepare llava-bench-coco --coco-images coco/val2014\n"
+        "  halbench data prepare mmhal-bench --images mmhal/images --judge-prompt-from eval_gpt_mmhal.py",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     prep.add_argument("name", metavar="NAME", help="benchmark name")

@@ -178,5 +178,6 @@ def format_object_halbench_llm(record: ResultRecord) -> str:
         lines.append(f"  {name:<16}{pct(v['llm']):>10}{pct(v['synonym']):>10}")
     same, jac = ag.get("same_class_set"), ag.get("mean_class_jaccard")
     lines.append(f"  per-item agreement: same COCO classes {pct(same)} ({ag.get('same_class_set_count')}/{ag.get('n_items')}), "
+                 f"same mentions {ag.get('same_mentions_count')}/{ag.get('n_items')}, "
                  f"mean Jaccard {'n/a' if jac is None else f'{jac:.3f}'}")  # fmt: skip
     return "\n".join(lines)

@@ -109,6 +109,9 @@ def test_agreement_counts():
     out = agreement([[("dog", "dog")], [], [("man", "person"), ("cat", "cat")]],
                     [[("dog", "dog")], [], [("man", "person")]])  # fmt: skip
     assert out["same_class_set_count"] == 2 and out["both_empty"] == 1
+    assert out["same_mentions_count"] == 2
+    twice = agreement([[("dog", "dog"), ("puppy", "dog")]], [[("dog", "dog")]])
+    assert twice["same_class_set_count"] == 1 and twice["same_mentions_count"] == 0
     assert out["mean_class_jaccard"] == (1 + 1 + 0.5) / 3
 
 

@@ -217,10 +217,11 @@ def agreement(llm: Sequence[list[Mention]], synonym: Sequence[list[Mention]]) ->
     """Per-item agreement of the two paths' mentioned COCO classes (same items, same order)."""
     n = len(llm)
     same = jacc_sum = 0.0
-    both_empty = 0
+    both_empty = same_counts = 0
     for a, b in zip(llm, synonym, strict=True):
         sa, sb = {c for _, c in a}, {c for _, c in b}
         same += sa == sb
+        same_counts += sorted(c for _, c in a) == sorted(c for _, c in b)
         if not sa and not sb:
             both_empty += 1
             jacc_sum += 1.0
@@ -230,6 +231,8 @@ def agreement(llm: Sequence[list[Mention]], synonym: Sequence[list[Mention]]) ->
         "n_items": n,
         "same_class_set": same / n if n else None,
         "same_class_set_count": int(same),
+        "same_mentions": same_counts / n if n else None,  # same classes, each as often
+        "same_mentions_count": same_counts,
         "mean_class_jaccard": jacc_sum / n if n else None,
         "both_empty": both_empty,
     }
