@@ -210,6 +210,13 @@ def test_answers_by_question_id_and_errors(tmp_path, monkeypatch):
     path.write_text(json.dumps({"text": "x"}) + "\n")
     with pytest.raises(InputError, match="1 answers for 96 questions"):
         load_answers(path)
+    filled = [
+        dict(r, model_answer=f"Assistant: A1-{i} ")
+        for i, r in enumerate(mmhal_data.load_template())
+    ]
+    (tmp_path / "resp.json").write_text(json.dumps(filled))  # LLaVA-RLHF's response file
+    got, how = load_answers(tmp_path / "resp.json")
+    assert how == "position" and got[95] == "A1-95"
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     prompt = tmp_path / "t.txt"
     prompt.write_text(TEST_TEMPLATE)
