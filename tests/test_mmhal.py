@@ -231,3 +231,16 @@ def test_answers_by_question_id_and_errors(tmp_path, monkeypatch):
     assert (
         rec.items[2]["rating"] == 6 and rec.items[0]["unscored"] == "no answer in the answer file"
     )
+
+
+def test_doctor_reports_the_judge_prompt(tmp_path, monkeypatch):
+    from halbench.doctor import run_doctor
+
+    monkeypatch.setenv("HALBENCH_HOME", str(tmp_path))
+    assert "[--] MMHal-Bench judge prompt: not prepared" in run_doctor()[0]
+    monkeypatch.setattr(
+        mmhal_data, "PROMPT_SHA256", hashlib.sha256(TEST_TEMPLATE.encode()).hexdigest()
+    )
+    monkeypatch.setattr(mmhal_data, "PROMPT_CHARS", len(TEST_TEMPLATE))
+    mmhal_data.install_judge_prompt(_script(tmp_path))
+    assert "[ok] MMHal-Bench judge prompt" in run_doctor()[0]
