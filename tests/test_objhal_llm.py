@@ -90,6 +90,7 @@ def test_wordnet_fallback_tags(nlp):
     )  # head word: a noun although also an adjective
     assert [t for _, t in wn.analyze("a tennis player")] == ["X", "NN", "NN"]
     assert wn.analyze("a two dogs")[-1] == ("dog", "NN")
+    assert wn.analyze("a Dogs")[-1] == ("dog", "NN")  # lower-cased, as spaCy does for common nouns
 
 
 def test_spacy_analyzer_with_a_given_pipeline():

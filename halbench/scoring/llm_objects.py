@@ -172,8 +172,8 @@ _FUNCTION_WORDS = frozenset(
 class WordNetAnalyzer:
     """halbench's fallback where no spaCy tagger is installed (not the reference's tagger).
 
-    NLTK tokens (as the synonym path tokenizes), the WordNet noun lemmatizer for every token,
-    and a noun tag for a token whose lemma has a WordNet noun sense, is not a function word,
+    NLTK tokens (as the synonym path tokenizes), the WordNet noun lemmatizer on every
+    lower-cased token (spaCy lower-cases all but proper nouns), and a noun tag for a token whose lemma has a WordNet noun sense, is not a function word,
     and either has no adjective sense or is the phrase's last word (English noun phrases are
     head-final: "red car" -> car, but "orange" alone stays a noun).
     """
@@ -202,7 +202,7 @@ class WordNetAnalyzer:
 
     def analyze(self, text: str) -> list[tuple[str, str]]:
         tokens = self._nlp.tokenize(text)
-        lemmas = [self._nlp.lemmatize(t) for t in tokens]
+        lemmas = [self._nlp.lemmatize(t.lower()) for t in tokens]  # spaCy lower-cases common nouns
         words = [i for i, t in enumerate(tokens) if any(c.isalnum() for c in t)]
         last = words[-1] if words else -1
         return [
