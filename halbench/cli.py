@@ -80,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
         aliases=["objhal"],
         help="Object HalBench: CHAIR with COCO synonyms, exactly as RLHF-V scores it",
         description="Score answers with Object HalBench's CHAIR metrics, reproducing RLHF-V's "
-        "eval/eval_gpt_obj_halbench.py (synonym path, commit 3d35a91) exactly.",
+        "eval/eval_gpt_obj_halbench.py (synonym path, commit 3d35a91) exactly. --extractor llm: its "
+        "--use_gpt path (a judge lists the objects; the paper's numbers), with the synonym path beside it.",
         epilog=_EPILOG_OBJHAL,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
