@@ -144,6 +144,7 @@ def judge_llava_bench(
         },  # fmt: skip
         metrics={
             "relative": relative,
+            **{f"relative_{cat}": value for cat, value in relative.items()},  # leaderboard columns
             "reported": reported,
             "n_judged": len(items) - len(unscored),
         },

@@ -189,6 +189,10 @@ def test_score_end_to_end_on_a_local_judge(answers, tmp_path, monkeypatch, capsy
     assert rec.protocol["failures"] == ("parity" if parity else "unscored")
     reasons = {u.reason for u in rec.unscored}
     assert any(r.startswith("judge call failed") for r in reasons)
+    from halbench.leaderboard.data import record_cells
+
+    cells = record_cells(rec, out, "mmhal.json")  # the paper's "MMHal Info." column
+    assert cells["mmhal_info"][1].value == 100 * o["informativeness"] and "mmhal_resp" not in cells
     if parity:
         assert rec.metrics["n_parity_score_0"] == 32 and "parity_score_0" in rec.items[4]
         assert "scored 0 by the reference rule" in capsys.readouterr().out
