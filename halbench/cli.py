@@ -10,6 +10,15 @@ from typing import Any
 
 from halbench import __version__, display
 from halbench.errors import HalbenchError
+from halbench.judges.cli import (
+    add_judge_flags,
+    add_llm_extractor_flags,
+    add_score_parsers,
+    judge_config,
+    print_estimate,
+    run_judge_setup,
+    score_objhal_llm_cmd,
+)
 
 _EPILOG_MAIN = """\
 examples:
@@ -71,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
         aliases=["objhal"],
         help="Object HalBench: CHAIR with COCO synonyms, exactly as RLHF-V scores it",
         description="Score answers with Object HalBench's CHAIR metrics, reproducing RLHF-V's "
-        "eval/eval_gpt_obj_halbench.py (synonym path, commit 3d35a91) exactly.",
+        "eval/eval_gpt_obj_halbench.py (synonym path, commit 3d35a91) exactly. --extractor llm: its "
+        "--use_gpt path (a judge lists the objects; the paper's numbers), with the synonym path beside it.",
         epilog=_EPILOG_OBJHAL,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -115,8 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--tokenizer", choices=["fast", "nltk"], default="fast",
         help="'fast' (default) gives NLTK's tokens exactly, faster; 'nltk' calls nltk.word_tokenize",
     )  # fmt: skip
+    add_llm_extractor_flags(oh)
     oh.set_defaults(func=_cmd_score_object_halbench)
     _add_score_others(score_sub)
+    add_score_parsers(score_sub)
 
     _add_run(sub)
     _add_data(sub)
@@ -251,7 +263,7 @@ def _add_score_others(score_sub: Any) -> None:
         help="unscored (default; RLHF-V) or llava-minus-one (LLaVA's summarizer averages in [-1, -1])",
     )  # fmt: skip
     lb.add_argument("--judge-max-tokens", type=int, default=1024, help="LLaVA: 1024; RLHF-V: 180")
-    _add_judge_flags(lb)
+    add_judge_flags(lb)
     lb.set_defaults(func=_cmd_score_llava_bench)
 
     am = score_sub.add_parser(
@@ -283,62 +295,12 @@ def _add_score_others(score_sub: Any) -> None:
     am.set_defaults(func=_cmd_score_amber)
 
 
-def _add_judge_flags(p: Any) -> None:
-    g = p.add_argument_group("judge (any OpenAI-compatible endpoint; key from the environment)")
-    g.add_argument(
-        "--judge-model",
-        required=True,
-        help="e.g. gpt-4o-2024-11-20 (the paper used gpt-4-0314, now retired)",
-    )
-    g.add_argument(
-        "--judge-base-url", help="endpoint (default: $OPENAI_BASE_URL or api.openai.com)"
-    )
-    g.add_argument(
-        "--judge-api-key-env",
-        default="OPENAI_API_KEY",
-        help="variable holding the key (never stored)",
-    )
-    g.add_argument("--judge-concurrency", type=int, default=16)
-    g.add_argument("--judge-max-calls", type=int, help="stop before sending more calls than this")
-    g.add_argument(
-        "--judge-max-cost", type=float, help="stop before spending more than this many dollars"
-    )
-    g.add_argument(
-        "--judge-prices", type=Path, help='JSON {"model": [usd_per_1M_input, usd_per_1M_output]}'
-    )
-    g.add_argument(
-        "--judge-no-cache", action="store_true", help="neither read nor write the judge cache"
-    )
-
-
-def _judge_config(args: argparse.Namespace, log_dir: Path) -> Any:
-    from halbench.io import read_json
-    from halbench.judges import JudgeConfig
-
-    prices = {}
-    if args.judge_prices:
-        raw = read_json(args.judge_prices)
-        prices = {k: (float(v[0]), float(v[1])) for k, v in raw.items()}
-    return JudgeConfig(
-        model=args.judge_model, base_url=args.judge_base_url, api_key_env=args.judge_api_key_env,
-        concurrency=args.judge_concurrency, max_calls=args.judge_max_calls, max_cost=args.judge_max_cost,
-        prices=prices, use_cache=not args.judge_no_cache, log_path=log_dir / "judge_calls.jsonl",
-    )  # fmt: skip
-
-
-def _print_estimate(est: dict[str, Any]) -> None:
-    cost = est["max_cost_usd"]
-    money = "unknown price (give --judge-prices)" if cost is None else f"at most ${cost:.2f}"
-    print(f"judge: {est['calls']} calls to make ({est['cached']} of {est['requests']} cached), "
-          f"~{est['prompt_tokens_est']} prompt tokens, {money}", file=sys.stderr)  # fmt: skip
-
-
 def _cmd_score_llava_bench(args: argparse.Namespace) -> int:
     from halbench.score_llava_bench import score_llava_bench
 
-    judge = _judge_config(args, Path(args.output).parent)
+    judge = judge_config(args, Path(args.output).parent)
     record = score_llava_bench(args.answers, judge, failures=args.failures, max_tokens=args.judge_max_tokens,
-                               command=sys.argv[:], on_estimate=_print_estimate)  # fmt: skip
+                               command=sys.argv[:], on_estimate=print_estimate)  # fmt: skip
     return _emit(record, args.output, display.format_llava_bench(record))
 
 
@@ -575,6 +537,7 @@ def _add_run(sub: Any) -> None:
         default=5,
         help="retries per request on 429/5xx/timeouts (default 5)",
     )
+    add_llm_extractor_flags(p)
     p.set_defaults(func=_cmd_run)
 
 
@@ -594,13 +557,15 @@ def _add_data(sub: Any) -> None:
         help="prepare one benchmark",
         description="object-halbench: RLHF-V's 300-item question file (downloaded where online, or --from "
         "PATH), verified by its git blob hash; or --coco-sample, a seeded sample of 300 val2014 images "
-        "(not the official set). llava-bench-coco: the 30 images from --coco-images.",
+        "(not the official set). llava-bench-coco: the 30 images from --coco-images. mmhal-bench: its 96 "
+        "images from --images and/or the judge prompt from --judge-prompt-from (GPL-3.0, not shipped).",
         epilog="examples:\n"
         "  halbench data prepare object-halbench --from obj_halbench_300_with_image.jsonl \\\n"
         "      --coco-annotations coco/annotations\n"
         "  halbench data prepare object-halbench --coco-sample --coco-images coco/val2014 \\\n"
         "      --coco-annotations coco/annotations\n"
-        "  halbench data prepare llava-bench-coco --coco-images coco/val2014",
+        "  halbench data prepare llava-bench-coco --coco-images coco/val2014\n"
+        "  halbench data prepare mmhal-bench --images mmhal/images --judge-prompt-from eval_gpt_mmhal.py",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     prep.add_argument("name", metavar="NAME", help="benchmark name")
@@ -644,6 +609,11 @@ def _add_data(sub: Any) -> None:
     prep.add_argument(
         "--amber-images", type=Path, metavar="DIR", help="amber: AMBER's image directory"
     )
+    prep.add_argument(
+        "--images", type=Path, metavar="DIR", help="mmhal-bench: a folder of its 96 images"
+    )
+    prep.add_argument("--judge-prompt-from", type=Path, metavar="FILE",
+                      help="mmhal-bench: a local eval_gpt_mmhal.py to extract the (GPL-3.0) judge prompt from")  # fmt: skip
     prep.add_argument("--offline", action="store_true", help="never try to download")
     prep.add_argument(
         "--data-dir",
@@ -703,6 +673,8 @@ def _cmd_score_object_halbench(args: argparse.Namespace) -> int:
         fast_tokenizer=args.tokenizer == "fast",
         synonyms=args.synonyms,
     )
+    if args.extractor == "llm":
+        return score_objhal_llm_cmd(args, opts)
     record = score_object_halbench(args.answers, args.coco_annotations, opts, command=sys.argv[:])
     return _emit(record, args.output, display.format_object_halbench(record))
 
@@ -741,6 +713,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             tensor_parallel_size=args.tensor_parallel_size,
             max_model_len=args.max_model_len,
         ),
+        judge=run_judge_setup(args),
         command=sys.argv[:],
     )
     outcomes = run(config)
@@ -765,6 +738,8 @@ def _cmd_data_prepare(args: argparse.Namespace) -> int:
         subset=args.subset,
         split=args.split,
         amber_images=args.amber_images,
+        images=args.images,
+        judge_prompt_from=args.judge_prompt_from,
     )
     print(f"prepared {args.name}: {target}")
     return 0

@@ -84,6 +84,10 @@ def prepare(name: str, *, data_dir: Path | None = None, **options: Any) -> Path:
     bench = get_benchmark(name)
     if bench.shipped:
         return bench.folder
+    if bench.name == "mmhal-bench":  # images and/or the judge prompt: halbench/mmhal_data.py
+        from halbench.mmhal_data import prepare_mmhal_bench
+
+        return prepare_mmhal_bench(bench, data_dir=data_dir, **options)
     fn = {
         "object-halbench": _prepare_object_halbench,
         "llava-bench-coco": _prepare_llava_bench_coco,

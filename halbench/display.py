@@ -43,7 +43,8 @@ def format_object_halbench(record: ResultRecord) -> str:
 
 
 #: metrics shown in the run summary, per benchmark scorer
-HEADLINE = {"object-halbench": ("CHAIRs_refine", "CHAIRi")}
+HEADLINE = {"object-halbench": ("CHAIRs_refine", "CHAIRi"),
+            "mmhal-bench": ("hallucination_rate", "informativeness")}  # fmt: skip
 
 
 def format_run_summary(outcomes: Sequence[Any]) -> str:
@@ -52,7 +53,10 @@ def format_run_summary(outcomes: Sequence[Any]) -> str:
     for o in outcomes:
         rec = o.record
         shown = HEADLINE.get(rec.protocol.get("scorer", ""), ())
-        if rec.protocol.get("status") == "not scored":
+        status = rec.protocol.get("status")
+        if status == "not judged":
+            headline = "not judged (no --judge-model): answers stored"
+        elif status == "not scored":
             headline = "not scored: " + (
                 rec.unscored[0].reason.split(";")[0] if rec.unscored else ""
             )
@@ -60,6 +64,9 @@ def format_run_summary(outcomes: Sequence[Any]) -> str:
             headline = "  ".join(
                 f"{k} {pct(rec.metrics.get(k)).strip()}" for k in shown if k in rec.metrics
             )
+            if rec.protocol.get("scorer") == "llava-bench":
+                rel = rec.metrics.get("reported", {}).get("all", {}).get("relative")
+                headline = f"relative score {'n/a' if rel is None else rel}"
         lines.append(
             f"{rec.benchmark:<20}{rec.n_items:>6}{o.generated:>6}{o.reused:>8}{rec.n_unscored:>10}   {headline}"
         )
@@ -138,4 +145,39 @@ def format_llava_bench(record: ResultRecord) -> str:
         lines.append(
             f"  {cat:<10}{r['relative'] if r['relative'] is not None else 'n/a':>10}{r['reference_mean']:>12}{r['model_mean']:>12}{r['n']:>5}"
         )
+    return "\n".join(lines)
+
+
+def format_mmhal(record: ResultRecord) -> str:
+    m, rep = record.metrics, record.metrics.get("reported", {})
+    mode = record.protocol.get("failures")
+    parity = m.get("n_parity_score_0", 0)
+    lines = [f"MMHal-Bench, judge {record.protocol.get('judge_model')} (prompt {record.protocol.get('prompt_version')}): "
+             f"{record.n_scored} rated, {record.n_unscored} unscored"
+             + (f", {parity} scored 0 by the reference rule (--failures parity)" if mode == "parity" else ""),
+             f"  average score {rep.get('average_score')} (0-6)   hallucination rate {rep.get('hallucination_rate')}"
+             f"   informativeness {rep.get('informativeness')}",
+             f"  {'type':<13}{'avg':>6}{'hall.':>7}{'n':>4}{'unscored':>10}"]  # fmt: skip
+    for t, g in m.get("per_type", {}).items():
+        avg = "n/a" if g["average_score"] is None else f"{g['average_score']:.2f}"
+        hall = "n/a" if g["hallucination_rate"] is None else f"{g['hallucination_rate']:.2f}"
+        lines.append(f"  {t:<13}{avg:>6}{hall:>7}{g['n']:>4}{g['n_unscored']:>10}")
+    return "\n".join(lines)
+
+
+def format_object_halbench_llm(record: ResultRecord) -> str:
+    """The LLM-extraction table, then both paths side by side on the same items and their agreement."""
+    p, ag = record.protocol, record.metrics.get("agreement", {})
+    lines = [format_object_halbench(record),
+             f"  judge {p.get('judge_model')}, prompt {p.get('prompt_version')}, lemmatizer {p.get('lemmatizer')} ({p.get('mode')})"]  # fmt: skip
+    if p.get("lemmatizer_note"):
+        lines.append(f"  note: {p['lemmatizer_note']}")
+    lines.append(f"  LLM vs synonym path on the same {ag.get('n_items', 0)} items:")
+    lines.append(f"  {'metric':<16}{'llm':>10}{'synonym':>10}")
+    for name, v in ag.get("side_by_side", {}).items():
+        lines.append(f"  {name:<16}{pct(v['llm']):>10}{pct(v['synonym']):>10}")
+    same, jac = ag.get("same_class_set"), ag.get("mean_class_jaccard")
+    lines.append(f"  per-item agreement: same COCO classes {pct(same)} ({ag.get('same_class_set_count')}/{ag.get('n_items')}), "
+                 f"same mentions {ag.get('same_mentions_count')}/{ag.get('n_items')}, "
+                 f"mean Jaccard {'n/a' if jac is None else f'{jac:.3f}'}")  # fmt: skip
     return "\n".join(lines)

@@ -70,6 +70,9 @@ def run_doctor() -> tuple[str, bool]:
     lines.append(
         "Packages: " + ", ".join(f"{k} {v}" for k, v in package_versions(("tqdm",)).items())
     )
+    from halbench.judges.doctor import judge_lines
+
+    lines += ["", *judge_lines()]
     gt_cache = cache_dir() / "ground_truth"
     n = len(list(gt_cache.glob("*.json"))) if gt_cache.exists() else 0
     lines.append(f"Ground-truth cache: {n} file(s) in {gt_cache}")

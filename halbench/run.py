@@ -59,6 +59,7 @@ class RunConfig:
     data_dir: Path | None = None
     coco_annotations: Path | None = None
     backend_options: BackendOptions = field(default_factory=BackendOptions)
+    judge: scorers.JudgeSetup | None = None  # None: judge-scored benchmarks are "not judged"
     command: list[str] | None = None
 
 
@@ -113,6 +114,7 @@ def plan(config: RunConfig) -> list[PlannedBenchmark]:
     planned = []
     for bench in benches:
         scorers.check_scorer(bench)
+        scorers.check_judge(bench, config.judge, config.data_dir)
         items = bench.load_items(config.data_dir)
         if config.limit is not None:
             items = items[: config.limit]
@@ -213,8 +215,9 @@ def _run_one(
 
     t_score = time.perf_counter()
     ctx = scorers.ScoreContext(
-        p.bench, answered, answers, p.version, p.ground_truth, config.command, manifest=p.manifest
-    )
+        p.bench, answered, answers, p.version, p.ground_truth, config.command, manifest=p.manifest,
+        judge=config.judge, data_dir=config.data_dir,
+    )  # fmt: skip
     record = scorers.score(ctx) if answered else None
     score_s = time.perf_counter() - t_score
     record = _with_unanswered(record, p, answers, failed)

@@ -56,14 +56,37 @@ def score_llava_bench(
     command: list[str] | None = None,
     on_estimate: Callable[[dict[str, Any]], None] | None = None,
 ) -> ResultRecord:
+    questions = load_questions()
+    answers, alignment = load_answers(answers_path, questions)
+    inputs = [InputFile(path=str(answers_path), sha256=file_sha256(answers_path), role="answers")]
+    return judge_llava_bench(questions, answers, judge, failures=failures, max_tokens=max_tokens,
+                             alignment=alignment, inputs=inputs, command=command, on_estimate=on_estimate)  # fmt: skip
+
+
+def load_questions() -> list[dict[str, Any]]:
+    return [rec for _, rec in read_jsonl(_resource("qa90_questions.jsonl"))]
+
+
+def judge_llava_bench(
+    questions: list[dict[str, Any]],
+    answers: list[str],
+    judge: JudgeConfig,
+    *,
+    failures: Failures = "unscored",
+    max_tokens: int = 1024,
+    alignment: str = "item",
+    inputs: list[InputFile] | None = None,
+    command: list[str] | None = None,
+    on_estimate: Callable[[dict[str, Any]], None] | None = None,
+) -> ResultRecord:
+    """Judge ``answers`` to ``questions`` (any subset of the 90, aligned lists)."""
     started, t0 = now_utc(), time.perf_counter()
-    questions = [rec for _, rec in read_jsonl(_resource("qa90_questions.jsonl"))]
-    references = [rec for _, rec in read_jsonl(_resource("qa90_gpt4_answer.jsonl"))]
+    by_id = {rec["question_id"]: rec for _, rec in read_jsonl(_resource("qa90_gpt4_answer.jsonl"))}
+    references = [by_id[q["question_id"]] for q in questions]
     contexts = {
         rec["image"]: rec for _, rec in read_jsonl(_resource("caps_boxes_coco2014_val_80.jsonl"))
     }
     rules = read_json(_resource("rule.json"))
-    answers, alignment = load_answers(answers_path, questions)
     requests = []
     for q, ref, ans in zip(questions, references, answers, strict=True):
         content = review_content(
@@ -121,6 +144,7 @@ def score_llava_bench(
         },  # fmt: skip
         metrics={
             "relative": relative,
+            **{f"relative_{cat}": value for cat, value in relative.items()},  # leaderboard columns
             "reported": reported,
             "n_judged": len(items) - len(unscored),
         },
@@ -131,9 +155,7 @@ def score_llava_bench(
         unscored=unscored,
         items=items,
         provenance=make_provenance(
-            inputs=[
-                InputFile(path=str(answers_path), sha256=file_sha256(answers_path), role="answers")
-            ],
+            inputs=list(inputs or []),
             duration_s=time.perf_counter() - t0,
             created_at=started,
             command=command,

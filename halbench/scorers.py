@@ -19,6 +19,16 @@ from halbench.types import ResultRecord, UnscoredItem
 
 
 @dataclass
+class JudgeSetup:
+    """The LLM judge for judge-scored benchmarks (``halbench run --judge-model ...``)."""
+
+    config: Any  # halbench.judges.JudgeConfig
+    extractor: str = "synonym"  # object-halbench: "llm" uses the judge to list objects
+    spacy_model: str | None = None
+    on_estimate: Callable[[dict[str, Any]], None] | None = None
+
+
+@dataclass
 class ScoreContext:
     benchmark: Benchmark
     items: list[Item]  # the answered items, in benchmark order
@@ -28,15 +38,16 @@ class ScoreContext:
     command: list[str] | None = None
     options: dict[str, Any] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)  # the prepared data's manifest.json
+    judge: JudgeSetup | None = None  # None: judge-scored benchmarks are reported "not judged"
+    data_dir: Path | None = None
 
 
 ScorerFn = Callable[[ScoreContext], ResultRecord]
 _SCORERS: dict[str, ScorerFn] = {}
 #: scorers whose benchmarks can be run but not yet scored in this version: name -> reason
-PENDING: dict[str, str] = {
-    "llava-bench": "LLaVA-Bench is scored by an LLM judge; score this run's answers.jsonl with "
-    "halbench score llava-bench --answers ... --judge-model ...",
-}
+PENDING: dict[str, str] = {}
+#: scorers that need an LLM judge: without --judge-model their answers are stored, "not judged"
+JUDGED = {"llava-bench", "mmhal-bench"}
 
 
 def register_scorer(name: str) -> Callable[[ScorerFn], ScorerFn]:
@@ -54,6 +65,26 @@ def check_scorer(bench: Benchmark) -> None:
 
 def needs_ground_truth(bench: Benchmark) -> bool:
     return bench.scorer == "object-halbench"
+
+
+def check_judge(bench: Benchmark, judge: JudgeSetup | None, data_dir: Path | None) -> None:
+    """Before any generation: what a judged scorer needs besides the judge itself."""
+    if judge is None:
+        return
+    if bench.scorer == "mmhal-bench":
+        from halbench.mmhal_data import load_judge_prompt
+
+        load_judge_prompt(None, data_dir)  # raises with the fix when the prompt is not prepared
+
+
+def not_judged(ctx: ScoreContext) -> ResultRecord:
+    record = _pending(
+        ctx,
+        f"not judged: {ctx.benchmark.name} is scored by an LLM judge; give --judge-model to "
+        f"halbench run, or score OUT/{ctx.benchmark.name}/answers.jsonl with halbench score",
+    )
+    record.protocol["status"] = "not judged"
+    return record
 
 
 def score(ctx: ScoreContext) -> ResultRecord:
@@ -92,9 +123,46 @@ def _object_halbench(ctx: ScoreContext) -> ResultRecord:
             Answer(item.image_id, clean_answer(raw), item.question, item_fields(item, raw))
         )
     opts = ObjectHalbenchOptions(**ctx.options)
-    record = score_object_halbench_answers(
-        answers, ctx.ground_truth, opts, command=ctx.command, source=ctx.benchmark.name
-    )
+    if ctx.judge is not None and ctx.judge.extractor == "llm":
+        from halbench.score_objhal_llm import LlmExtraction, score_llm_answers
+
+        llm = LlmExtraction(ctx.judge.config, ctx.judge.spacy_model)
+        record = score_llm_answers(answers, ctx.ground_truth, opts, llm, command=ctx.command,
+                                   source=ctx.benchmark.name, on_estimate=ctx.judge.on_estimate)  # fmt: skip
+    else:
+        record = score_object_halbench_answers(
+            answers, ctx.ground_truth, opts, command=ctx.command, source=ctx.benchmark.name
+        )
+    return _rename(record, ctx)
+
+
+@register_scorer("llava-bench")
+def _llava_bench(ctx: ScoreContext) -> ResultRecord:
+    from halbench.score_llava_bench import judge_llava_bench, load_questions
+
+    if ctx.judge is None:
+        return not_judged(ctx)
+    by_id = {str(q["question_id"]): q for q in load_questions()}
+    try:
+        questions = [by_id[it.id] for it in ctx.items]
+    except KeyError as exc:
+        raise HalbenchError(f"{ctx.benchmark.name}: item {exc.args[0]} is not a LLaVA-Bench question id") from None  # fmt: skip
+    answers = [ctx.answers[it.id] for it in ctx.items]
+    record = judge_llava_bench(questions, answers, ctx.judge.config, command=ctx.command,
+                               on_estimate=ctx.judge.on_estimate)  # fmt: skip
+    return _rename(record, ctx)
+
+
+@register_scorer("mmhal-bench")
+def _mmhal_bench(ctx: ScoreContext) -> ResultRecord:
+    from halbench.answers import clean_answer
+    from halbench.score_mmhal import mmhal_record
+
+    if ctx.judge is None:
+        return not_judged(ctx)
+    answers = {int(it.fields["mmhal_index"]): clean_answer(ctx.answers[it.id]) for it in ctx.items}
+    record = mmhal_record(answers, ctx.judge.config, data_dir=ctx.data_dir, command=ctx.command,
+                          on_estimate=ctx.judge.on_estimate)  # fmt: skip
     return _rename(record, ctx)
 
 

@@ -58,6 +58,35 @@ def main() -> None:
                     f"  concurrency {concurrency:3d}: {n:4d} calls in {secs:5.2f} s = {n / secs:6.1f} calls/s ({n / secs / ceiling:.0%} of the {ceiling:.0f}/s ceiling)"
                 )
                 client.close()
+        _mmhal(server)
+
+
+def _mmhal(server: FakeOpenAI) -> None:
+    """The MMHal-Bench scorer end to end (96 judged answers, concurrency 16) vs the bare client."""
+    from halbench.score_mmhal import mmhal_record
+
+    server.reply = lambda text: "Fine.\nRating: 5, very informative"
+    with tempfile.TemporaryDirectory() as tmp:
+        prompt = Path(tmp) / "t.txt"
+        prompt.write_text("C {}\nQ {}\nH {}\nR {}\n")
+        answers = {i: f"answer {i}" for i in range(96)}
+        cfg = JudgeConfig(model="judge", base_url=server.url, cache_dir=Path(tmp) / "a")
+        t = time.perf_counter()
+        rec = mmhal_record(answers, cfg, judge_prompt_file=prompt)
+        scorer = time.perf_counter() - t
+        assert rec.n_scored == 96
+        client = JudgeClient(
+            JudgeConfig(model="judge", base_url=server.url, cache_dir=Path(tmp) / "b")
+        )
+        reqs = [
+            JudgeRequest(str(i), [{"role": "user", "content": f"bare {i}"}], {}) for i in range(96)
+        ]
+        t = time.perf_counter()
+        client.run(reqs)
+        bare = time.perf_counter() - t
+        client.close()
+    print(f"  MMHal-Bench scorer, 96 items at concurrency 16: {scorer:.2f} s; bare client {bare:.2f} s "
+          f"(ratio {scorer / bare:.2f})")  # fmt: skip
 
 
 if __name__ == "__main__":

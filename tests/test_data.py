@@ -163,7 +163,7 @@ def test_llava_bench_coco(tmp_path, tiny_model, capsys):
                  "--max-new-tokens", "5", "--data-dir", str(tmp_path / "d"), "--out", str(tmp_path / "o")])  # fmt: skip
     assert code == 0
     out = capsys.readouterr().out
-    assert "not scored: LLaVA-Bench is scored by an LLM judge" in out
+    assert "not judged (no --judge-model): answers stored" in out
     rec = json.loads((tmp_path / "o" / "llava-bench-coco" / "result.json").read_text())
     assert rec["n_items"] == 3 and rec["n_unscored"] == 3 and rec["metrics"] == {}
     assert rec["items"][0]["category"] == "conv"

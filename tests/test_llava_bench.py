@@ -100,7 +100,10 @@ def test_score_with_a_local_judge(answers, tmp_path, monkeypatch):
     # ids run conv, detail, complex per image: 1 is detail, 2 and 5 are complex
     assert rep["detail"]["relative"] == 100.0 and rep["detail"]["n"] == 29
     assert rep["complex"]["n"] == 28 and rep["all"]["n"] == 87
-    assert rec.metrics["relative"]["conv"] == 0.75
+    assert rec.metrics["relative"]["conv"] == 0.75 == rec.metrics["relative_conv"]
+    from halbench.leaderboard.data import record_cells
+
+    assert record_cells(rec, answers, "lb.json")["llavabench_conv"][1].value == 75.0
     assert (
         rec.protocol["judge_model"] == "judge-x" and rec.provenance.details["judge"]["calls"] >= 90
     )

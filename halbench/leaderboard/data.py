@@ -68,6 +68,22 @@ RECORD_COLUMNS: dict[str, list[tuple[str, str, str, str, float]]] = {
         ("pope_accuracy", "POPE accuracy", "higher", "accuracy", 100.0),
     ],
     "amber": [("amber_score", "AMBER score", "higher", "amber_score", 1.0)],
+    # the paper's "MMHal Resp." is human-judged: the judge's hallucination rate is its own column
+    "mmhal-bench": [
+        ("mmhal_info", "MMHal Info.", "higher", "informativeness", 100.0),
+        (
+            "mmhal_judge_hall",
+            "MMHal hallucination rate (LLM judge)",
+            "lower",
+            "hallucination_rate",
+            100.0,
+        ),
+    ],
+    "llava-bench": [
+        ("llavabench_conv", "LLaVA-Bench Conv.", "higher", "relative_conv", 100.0),
+        ("llavabench_detail", "LLaVA-Bench Detail", "higher", "relative_detail", 100.0),
+        ("llavabench_complex", "LLaVA-Bench Comp.", "higher", "relative_complex", 100.0),
+    ],
 }
 
 

@@ -1,0 +1,172 @@
+"""CLI pieces for judge-scored benchmarks: the ``--judge-*`` flags and ``score mmhal-bench``.
+
+``halbench/cli.py`` calls ``add_score_parsers`` once and uses the flag helpers for
+``score llava-bench`` and ``run``; the scoring itself lives in ``halbench.score_mmhal``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def add_judge_flags(p: Any, *, required: bool = True) -> None:
+    g = p.add_argument_group("judge (any OpenAI-compatible endpoint; key from the environment)")
+    g.add_argument(
+        "--judge-model",
+        required=required,
+        help="e.g. gpt-4o-2024-11-20 (the paper used gpt-4-0314, now retired)"
+        + ("" if required else "; without it, judge-scored benchmarks are reported not judged"),
+    )
+    g.add_argument(
+        "--judge-base-url", help="endpoint (default: $OPENAI_BASE_URL or api.openai.com)"
+    )
+    g.add_argument(
+        "--judge-api-key-env",
+        default="OPENAI_API_KEY",
+        help="variable holding the key (never stored)",
+    )
+    g.add_argument("--judge-concurrency", type=int, default=16)
+    g.add_argument(
+        "--judge-max-retries", type=int, default=6,
+        help="retries per call on 429/5xx/timeouts, exponential backoff from 1 s (default 6)",
+    )  # fmt: skip
+    g.add_argument("--judge-max-calls", type=int, help="stop before sending more calls than this")
+    g.add_argument(
+        "--judge-max-cost", type=float, help="stop before spending more than this many dollars"
+    )
+    g.add_argument(
+        "--judge-prices", type=Path, help='JSON {"model": [usd_per_1M_input, usd_per_1M_output]}'
+    )
+    g.add_argument(
+        "--judge-no-cache", action="store_true", help="neither read nor write the judge cache"
+    )
+
+
+def judge_config(args: argparse.Namespace, log_dir: Path) -> Any:
+    from halbench.io import read_json
+    from halbench.judges import JudgeConfig
+
+    prices = {}
+    if args.judge_prices:
+        raw = read_json(args.judge_prices)
+        prices = {k: (float(v[0]), float(v[1])) for k, v in raw.items()}
+    return JudgeConfig(
+        model=args.judge_model, base_url=args.judge_base_url, api_key_env=args.judge_api_key_env,
+        concurrency=args.judge_concurrency, max_retries=args.judge_max_retries, max_calls=args.judge_max_calls, max_cost=args.judge_max_cost,
+        prices=prices, use_cache=not args.judge_no_cache, log_path=log_dir / "judge_calls.jsonl",
+    )  # fmt: skip
+
+
+def print_estimate(est: dict[str, Any]) -> None:
+    cost = est["max_cost_usd"]
+    money = "unknown price (give --judge-prices)" if cost is None else f"at most ${cost:.2f}"
+    print(f"judge: {est['calls']} calls to make ({est['cached']} of {est['requests']} cached), "
+          f"~{est['prompt_tokens_est']} prompt tokens, {money}", file=sys.stderr)  # fmt: skip
+
+
+def add_score_parsers(score_sub: Any) -> None:
+    mm = score_sub.add_parser(
+        "mmhal-bench",
+        aliases=["mmhal"],
+        help="MMHal-Bench: LLM-judge ratings 0-6, hallucination rate, informativeness",
+        description="Rate answers to MMHal-Bench's 96 questions with LLaVA-RLHF's judge prompt, parsed as "
+        "eval_gpt_mmhal.py does (exactly one distinct 'rating: N' substring). A reply with none or several "
+        "ratings, or a failed call, makes the item unscored; --failures parity scores such replies 0 as "
+        "the reference does (labelled). The prompt is GPL-3.0 and not shipped: prepare it with "
+        "halbench data prepare mmhal-bench --judge-prompt-from eval_gpt_mmhal.py, or give --judge-prompt.",
+        epilog="example:\n  halbench score mmhal-bench --answers runs/m/mmhal-bench/answers.jsonl \\\n"
+        "      --judge-model gpt-4o-2024-11-20 --output mmhal.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    mm.add_argument(
+        "--answers",
+        required=True,
+        help="JSONL (text/answer/model_answer; question_id 0..95 or one line per question in order) "
+        "or LLaVA-RLHF's response JSON (the template with model_answer filled)",
+    )
+    mm.add_argument("--output", required=True, metavar="OUT.json")
+    mm.add_argument(
+        "--failures", choices=["unscored", "parity"], default="unscored",
+        help="replies with no or several ratings: unscored (default) or parity (score 0, as the reference)",
+    )  # fmt: skip
+    mm.add_argument(
+        "--judge-prompt", type=Path, metavar="FILE",
+        help="a template of your own with four {} slots (recorded as non-parity with its sha256)",
+    )  # fmt: skip
+    mm.add_argument(
+        "--judge-max-tokens", type=int, default=512,
+        help="RLHF-V/RLAIF-V: 512 (default); LLaVA-RLHF sent none (0 = none)",
+    )  # fmt: skip
+    mm.add_argument("--data-dir", type=Path, metavar="DIR", help="prepared data root")
+    add_judge_flags(mm)
+    mm.set_defaults(func=_cmd_score_mmhal)
+
+
+def _cmd_score_mmhal(args: argparse.Namespace) -> int:
+    from halbench import display
+    from halbench.cli import _emit
+    from halbench.score_mmhal import score_mmhal_bench
+
+    judge = judge_config(args, Path(args.output).parent)
+    record = score_mmhal_bench(
+        args.answers, judge, failures=args.failures, judge_prompt_file=args.judge_prompt,
+        data_dir=args.data_dir, max_tokens=args.judge_max_tokens or None,
+        command=sys.argv[:], on_estimate=print_estimate,
+    )  # fmt: skip
+    return _emit(record, args.output, display.format_mmhal(record))
+
+
+def add_llm_extractor_flags(p: Any) -> None:
+    """``score object-halbench --extractor llm``: the paper's LLM-assisted object extraction."""
+    p.add_argument(
+        "--extractor", choices=["synonym", "llm"], default="synonym",
+        help="synonym (default: string matching, RLHF-V without --use_gpt) or llm (a judge lists the "
+        "objects, as for the paper's numbers; needs --judge-model)",
+    )  # fmt: skip
+    p.add_argument(
+        "--spacy-model", metavar="NAME",
+        help="--extractor llm: spaCy pipeline for lemmas and noun tags (reference: en_core_web_trf, "
+        "used when installed); without one, halbench's documented WordNet fallback",
+    )  # fmt: skip
+    add_judge_flags(p, required=False)
+
+
+def score_objhal_llm_cmd(args: argparse.Namespace, opts: Any) -> int:
+    from halbench import display
+    from halbench.cli import _emit
+    from halbench.errors import HalbenchError
+    from halbench.score_objhal_llm import LlmExtraction, score_object_halbench_llm
+
+    if not args.judge_model:
+        raise HalbenchError(
+            "--extractor llm needs --judge-model (the reference: gpt-3.5-turbo-0613)"
+        )
+    llm = LlmExtraction(judge_config(args, Path(args.output).parent), args.spacy_model)
+    record = score_object_halbench_llm(
+        args.answers,
+        args.coco_annotations,
+        opts,
+        llm,
+        command=sys.argv[:],
+        on_estimate=print_estimate,
+    )
+    return _emit(record, args.output, display.format_object_halbench_llm(record))
+
+
+def run_judge_setup(args: argparse.Namespace) -> Any:
+    """``halbench run``'s judge (None without --judge-model: judged benchmarks are "not judged")."""
+    from halbench.errors import HalbenchError
+    from halbench.run import default_out
+    from halbench.scorers import JudgeSetup
+
+    if not args.judge_model:
+        if args.extractor == "llm":
+            raise HalbenchError(
+                "--extractor llm needs --judge-model (the reference: gpt-3.5-turbo-0613)"
+            )
+        return None
+    out = Path(args.out) if args.out else default_out(args.model)
+    return JudgeSetup(judge_config(args, out), args.extractor, args.spacy_model, print_estimate)
