@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from halbench import __version__, display
+from halbench.annotate.cli import add_parser as add_annotate_parser
 from halbench.errors import HalbenchError
 
 _EPILOG_MAIN = """\
@@ -121,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(sub)
     _add_data(sub)
     _add_leaderboard(sub)
+    add_annotate_parser(sub)
 
     # -- demo ----------------------------------------------------------------------
     demo = sub.add_parser(

@@ -1,0 +1,345 @@
+"""The annotation store: one SQLite file (WAL) per annotated run and benchmark.
+
+Tables: ``meta`` (run, benchmark, model, the CSRF secret), ``items`` (question, answer,
+image path), ``annotators`` (name, sha256 of the token: the token itself is never
+stored), ``verdicts`` (an annotator marked a response free of hallucination),
+``spans`` (character offsets into the answer, type, optional correction, who, when)
+and ``events`` (an append-only audit log of every change).
+
+Every change is its own short ``BEGIN IMMEDIATE`` transaction, committed before the
+request returns; each connection waits up to 10 s for another writer, so two
+annotators writing at the same time both land. Offsets are Python string indices
+(Unicode code points) into the answer text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from halbench.annotate import TYPES
+from halbench.errors import HalbenchError
+from halbench.provenance import now_utc
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS items (
+  pk INTEGER PRIMARY KEY, item_id TEXT NOT NULL UNIQUE, position INTEGER NOT NULL,
+  question TEXT NOT NULL, answer TEXT NOT NULL, image TEXT, fields TEXT NOT NULL DEFAULT '{}');
+CREATE TABLE IF NOT EXISTS annotators (
+  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, token_sha256 TEXT NOT NULL UNIQUE,
+  created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS verdicts (
+  item_pk INTEGER NOT NULL REFERENCES items(pk), annotator_id INTEGER NOT NULL REFERENCES annotators(id),
+  verdict TEXT NOT NULL CHECK (verdict IN ('clean')), updated_at TEXT NOT NULL,
+  PRIMARY KEY (item_pk, annotator_id));
+CREATE TABLE IF NOT EXISTS spans (
+  id INTEGER PRIMARY KEY, item_pk INTEGER NOT NULL REFERENCES items(pk),
+  annotator_id INTEGER NOT NULL REFERENCES annotators(id),
+  start INTEGER NOT NULL, end INTEGER NOT NULL, text TEXT NOT NULL, type TEXT NOT NULL,
+  correction TEXT, created_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS spans_item ON spans (item_pk, annotator_id);
+CREATE TABLE IF NOT EXISTS events (
+  id INTEGER PRIMARY KEY, at TEXT NOT NULL, annotator_id INTEGER, action TEXT NOT NULL,
+  item_pk INTEGER, payload TEXT NOT NULL);
+"""
+
+MAX_CORRECTION = 4000
+
+
+class StoreError(HalbenchError):
+    """A request the store refuses (bad offsets, unknown type, conflict); ``status`` for HTTP."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Annotator:
+    id: int
+    name: str
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class AnnotationStore:
+    """Thread-safe access: one SQLite connection per thread."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._conn().executescript(SCHEMA)  # idempotent; executescript commits by itself
+        with self._tx() as c:
+            if c.execute("SELECT 1 FROM meta WHERE key='csrf_secret'").fetchone() is None:
+                c.execute("INSERT INTO meta VALUES ('csrf_secret', ?)", (secrets.token_hex(32),))
+
+    # ------------------------------------------------------------------ connections
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def _log(
+        self, c: sqlite3.Connection, who: int | None, action: str, item: int | None, **payload: Any
+    ) -> None:
+        c.execute(
+            "INSERT INTO events (at, annotator_id, action, item_pk, payload) VALUES (?,?,?,?,?)",
+            (now_utc(), who, action, item, json.dumps(payload, ensure_ascii=False)),
+        )
+
+    # ------------------------------------------------------------------ meta
+
+    def meta(self) -> dict[str, str]:
+        rows = self._conn().execute("SELECT key, value FROM meta").fetchall()
+        return {r["key"]: r["value"] for r in rows}
+
+    def set_meta(self, values: dict[str, str]) -> None:
+        with self._tx() as c:
+            for k, v in values.items():
+                c.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (k, v))
+
+    # ------------------------------------------------------------------ items
+
+    def add_items(self, items: list[dict[str, Any]]) -> tuple[int, int]:
+        """Insert items not yet stored; return (added, already there).
+
+        An item already stored with a different answer text is an error: its spans
+        point into the stored text.
+        """
+        added = same = 0
+        with self._tx() as c:
+            for pos, it in enumerate(items):
+                row = c.execute(
+                    "SELECT answer FROM items WHERE item_id=?", (it["item_id"],)
+                ).fetchone()
+                if row is not None:
+                    if row["answer"] != it["answer"]:
+                        raise HalbenchError(
+                            f"{self.path}: item {it['item_id']!r} is stored with a different answer; "
+                            "annotate a different run in its own --db"
+                        )
+                    same += 1
+                    continue
+                c.execute(
+                    "INSERT INTO items (item_id, position, question, answer, image, fields) "
+                    "VALUES (?,?,?,?,?,?)",
+                    (it["item_id"], pos, it["question"], it["answer"], it.get("image"),
+                     json.dumps(it.get("fields", {}), ensure_ascii=False)),
+                )  # fmt: skip
+                added += 1
+            if added:
+                self._log(c, None, "load_items", None, added=added)
+        return added, same
+
+    def items(self) -> list[sqlite3.Row]:
+        return self._conn().execute("SELECT * FROM items ORDER BY position, pk").fetchall()
+
+    def item(self, pk: int) -> sqlite3.Row:
+        row = self._conn().execute("SELECT * FROM items WHERE pk=?", (pk,)).fetchone()
+        if row is None:
+            raise StoreError(f"no item {pk}", 404)
+        return row
+
+    # ------------------------------------------------------------------ annotators
+
+    def add_annotator(self, name: str) -> str:
+        """Create an annotator; return the token (shown once; only its hash is stored)."""
+        name = name.strip()
+        if not name or len(name) > 100:
+            raise HalbenchError("annotator name must be 1 to 100 characters")
+        token = secrets.token_urlsafe(32)
+        with self._tx() as c:
+            if c.execute("SELECT 1 FROM annotators WHERE name=?", (name,)).fetchone():
+                raise HalbenchError(f"annotator {name!r} already exists in {self.path}")
+            c.execute(
+                "INSERT INTO annotators (name, token_sha256, created_at) VALUES (?,?,?)",
+                (name, hash_token(token), now_utc()),
+            )
+            self._log(c, None, "add_annotator", None, name=name)
+        return token
+
+    def annotator_by_token(self, token: str) -> Annotator | None:
+        row = (
+            self._conn()
+            .execute("SELECT id, name FROM annotators WHERE token_sha256=?", (hash_token(token),))
+            .fetchone()
+        )
+        return None if row is None else Annotator(row["id"], row["name"])
+
+    def annotators(self) -> list[Annotator]:
+        rows = self._conn().execute("SELECT id, name FROM annotators ORDER BY id").fetchall()
+        return [Annotator(r["id"], r["name"]) for r in rows]
+
+    # ------------------------------------------------------------------ judgements
+
+    def state(self, pk: int, who: Annotator) -> dict[str, Any]:
+        """One annotator's judgement of one item: verdict and spans."""
+        c = self._conn()
+        verdict = c.execute(
+            "SELECT verdict FROM verdicts WHERE item_pk=? AND annotator_id=?", (pk, who.id)
+        ).fetchone()
+        spans = c.execute(
+            "SELECT id, start, end, text, type, correction, created_at FROM spans "
+            "WHERE item_pk=? AND annotator_id=? ORDER BY start, id",
+            (pk, who.id),
+        ).fetchall()
+        out_spans = [dict(s) for s in spans]
+        status = "clean" if verdict else ("hallucinated" if out_spans else "todo")
+        return {"item": pk, "status": status, "spans": out_spans}
+
+    def add_span(
+        self, pk: int, who: Annotator, start: Any, end: Any, type_: Any, correction: Any = None
+    ) -> dict[str, Any]:
+        if type(start) is not int or type(end) is not int:
+            raise StoreError("start and end must be integers")
+        if type_ not in TYPES:
+            raise StoreError(f"type must be one of {', '.join(TYPES)}")
+        if correction is not None:
+            if not isinstance(correction, str):
+                raise StoreError("correction must be a string")
+            if len(correction) > MAX_CORRECTION:
+                raise StoreError(f"correction longer than {MAX_CORRECTION} characters")
+        with self._tx() as c:
+            row = c.execute("SELECT answer FROM items WHERE pk=?", (pk,)).fetchone()
+            if row is None:
+                raise StoreError(f"no item {pk}", 404)
+            answer = row["answer"]
+            if not 0 <= start < end <= len(answer):
+                raise StoreError(
+                    f"span [{start}, {end}) is not inside the answer (0..{len(answer)})"
+                )
+            if c.execute(
+                "SELECT 1 FROM verdicts WHERE item_pk=? AND annotator_id=?", (pk, who.id)
+            ).fetchone():
+                raise StoreError(
+                    "this answer is marked free of hallucination: undo that first", 409
+                )
+            clash = c.execute(
+                "SELECT id FROM spans WHERE item_pk=? AND annotator_id=? AND start<? AND end>?",
+                (pk, who.id, end, start),
+            ).fetchone()
+            if clash:
+                raise StoreError(f"overlaps your span {clash['id']}: delete it first", 409)
+            at = now_utc()
+            cur = c.execute(
+                "INSERT INTO spans (item_pk, annotator_id, start, end, text, type, correction, created_at) "
+                "VALUES (?,?,?,?,?,?,?,?)",
+                (pk, who.id, start, end, answer[start:end], type_, correction, at),
+            )
+            span = {"id": cur.lastrowid, "start": start, "end": end, "text": answer[start:end],
+                    "type": type_, "correction": correction, "created_at": at}  # fmt: skip
+            self._log(c, who.id, "add_span", pk, **span)
+        return span
+
+    def delete_span(self, span_id: int, who: Annotator) -> int:
+        """Delete one of the annotator's own spans; return its item."""
+        with self._tx() as c:
+            row = c.execute(
+                "SELECT * FROM spans WHERE id=? AND annotator_id=?", (span_id, who.id)
+            ).fetchone()
+            if row is None:
+                raise StoreError(f"no span {span_id} of yours", 404)
+            c.execute("DELETE FROM spans WHERE id=?", (span_id,))
+            self._log(c, who.id, "delete_span", row["item_pk"], **dict(row))
+        return int(row["item_pk"])
+
+    def set_verdict(self, pk: int, who: Annotator, clean: bool) -> None:
+        """Mark (or unmark) an answer as free of hallucination."""
+        with self._tx() as c:
+            if c.execute("SELECT 1 FROM items WHERE pk=?", (pk,)).fetchone() is None:
+                raise StoreError(f"no item {pk}", 404)
+            if clean:
+                if c.execute(
+                    "SELECT 1 FROM spans WHERE item_pk=? AND annotator_id=?", (pk, who.id)
+                ).fetchone():
+                    raise StoreError("this answer has hallucinated spans: delete them first", 409)
+                c.execute(
+                    "INSERT OR REPLACE INTO verdicts VALUES (?, ?, 'clean', ?)",
+                    (pk, who.id, now_utc()),
+                )
+            else:
+                c.execute("DELETE FROM verdicts WHERE item_pk=? AND annotator_id=?", (pk, who.id))
+            self._log(c, who.id, "mark_clean" if clean else "unmark_clean", pk)
+
+    def progress(self, who: Annotator) -> tuple[int, int]:
+        c = self._conn()
+        total = c.execute("SELECT COUNT(*) FROM items").fetchone()[0]
+        done = c.execute(
+            "SELECT COUNT(*) FROM items i WHERE EXISTS (SELECT 1 FROM verdicts v WHERE v.item_pk=i.pk "
+            "AND v.annotator_id=?) OR EXISTS (SELECT 1 FROM spans s WHERE s.item_pk=i.pk AND s.annotator_id=?)",
+            (who.id, who.id),
+        ).fetchone()[0]
+        return int(done), int(total)
+
+    def statuses(self, who: Annotator) -> dict[int, str]:
+        c = self._conn()
+        clean = {
+            r[0] for r in c.execute("SELECT item_pk FROM verdicts WHERE annotator_id=?", (who.id,))
+        }
+        spans = {
+            r[0]
+            for r in c.execute("SELECT DISTINCT item_pk FROM spans WHERE annotator_id=?", (who.id,))
+        }
+        return {
+            r["pk"]: "clean" if r["pk"] in clean else "hallucinated" if r["pk"] in spans else "todo"
+            for r in self.items()
+        }
+
+    # ------------------------------------------------------------------ everything, for reports
+
+    def judgements(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """item_id -> annotator name -> {"status": clean|hallucinated, "spans": [...]}."""
+        c = self._conn()
+        names = {a.id: a.name for a in self.annotators()}
+        ids = {r["pk"]: r["item_id"] for r in self.items()}
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        for r in c.execute("SELECT item_pk, annotator_id FROM verdicts"):
+            out.setdefault(ids[r[0]], {})[names[r[1]]] = {"status": "clean", "spans": []}
+        for r in c.execute("SELECT * FROM spans ORDER BY item_pk, annotator_id, start, id"):
+            j = out.setdefault(ids[r["item_pk"]], {}).setdefault(
+                names[r["annotator_id"]], {"status": "hallucinated", "spans": []}
+            )
+            j["spans"].append(
+                {"start": r["start"], "end": r["end"], "text": r["text"], "type": r["type"],
+                 "correction": r["correction"]}
+            )  # fmt: skip
+        return out
+
+    def csrf_secret(self) -> str:
+        return self.meta()["csrf_secret"]
