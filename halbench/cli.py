@@ -646,6 +646,9 @@ def _add_data(sub: Any) -> None:
     prep.add_argument(
         "--amber-images", type=Path, metavar="DIR", help="amber: AMBER's image directory"
     )
+    prep.add_argument(
+        "--mmhal-images", type=Path, metavar="DIR", help="mhumaneval: MMHal-Bench's images"
+    )
     prep.add_argument("--offline", action="store_true", help="never try to download")
     prep.add_argument(
         "--data-dir",
@@ -767,6 +770,7 @@ def _cmd_data_prepare(args: argparse.Namespace) -> int:
         subset=args.subset,
         split=args.split,
         amber_images=args.amber_images,
+        mmhal_images=args.mmhal_images,
     )
     print(f"prepared {args.name}: {target}")
     return 0

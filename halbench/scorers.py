@@ -36,6 +36,8 @@ _SCORERS: dict[str, ScorerFn] = {}
 PENDING: dict[str, str] = {
     "llava-bench": "LLaVA-Bench is scored by an LLM judge; score this run's answers.jsonl with "
     "halbench score llava-bench --answers ... --judge-model ...",
+    "mhumaneval": "MHumanEval is judged by people: halbench annotate serve --run RUN_DIR "
+    "--benchmark mhumaneval, then halbench annotate report",
 }
 
 
