@@ -51,6 +51,8 @@ def test_annotate_in_a_real_browser(tmp_path):
     db = load_run(make_run(tmp_path)).db
     store = AnnotationStore(db)
     token = store.add_annotator("alice")
+    light = {"start": 2, "end": 15, "text": "traffic light", "type": "object", "correction": "lamp"}
+    store.add_judge_labels(4, "fake-judge", [light], None, "[...]")
     store.close()
     server = serve(db, port=0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -101,6 +103,14 @@ def test_annotate_in_a_real_browser(tmp_path):
             page.wait_for_url(f"{base}/item/1")
             page.goto(f"{base}/item/3")  # the hostile answer is text, not markup
             assert "<script>alert(1)</script>" in page.locator("#answer").inner_text()
+            page.goto(f"{base}/item/4")  # a judge's proposal: accepted by a click
+            assert "traffic light" in page.locator("#proposals li").inner_text()
+            assert page.locator("#spans li").count() == 0
+            page.locator("#proposals button.accept").click()
+            page.wait_for_selector("#spans li")
+            assert page.locator("#proposals li em").inner_text() == "accepted"
+            assert page.locator("#answer mark").inner_text() == "traffic light"
+            page.screenshot(path=str(tmp_path / "annotate-proposal.png"), full_page=True)
             page.goto(f"{base}/items")
             page.screenshot(path=str(tmp_path / "annotate-items.png"), full_page=True)
             browser.close()
@@ -113,8 +123,12 @@ def test_annotate_in_a_real_browser(tmp_path):
         record.n_scored,
         record.metrics["counts"]["all"],
         record.metrics["counts"]["object"],
-    ) == (2, 1, 1)
+    ) == (3, 2, 2)  # demo-1 and demo-4 (accepted proposal) hallucinated, demo-2 clean
+    assert record.metrics["judges"]["fake-judge"]["decisions"] == {"accepted": 1, "rejected": 0}
     item = next(it for it in record.items if it["item_id"] == "demo-1")
     assert item["judgements"]["alice"]["spans"][0]["correction"] == "tree"
     assert (tmp_path / "annotate-item.png").stat().st_size > 10_000
-    _shots(tmp_path, ["annotate-select.png", "annotate-item.png", "annotate-items.png"])
+    _shots(
+        tmp_path,
+        ["annotate-select.png", "annotate-item.png", "annotate-proposal.png", "annotate-items.png"],
+    )

@@ -187,6 +187,11 @@ def create_app(db: str | Path, *, secure_cookie: bool = False) -> Flask:
         store.set_verdict(pk, g.who, clean)
         return jsonify(store.state(pk, g.who) | {"progress": store.progress(g.who)})
 
+    @app.post("/api/proposals/<int:proposal_id>/decision")
+    def api_decide(proposal_id: int) -> Any:
+        out = store.decide(proposal_id, g.who, _json_body().get("decision"))
+        return jsonify(out | {"progress": store.progress(g.who)})
+
     @app.get("/api/progress")
     def api_progress() -> Any:
         done, total = store.progress(g.who)

@@ -57,6 +57,18 @@ def add_parser(sub: Any) -> None:
     )
     r.set_defaults(func=_cmd_report)
 
+    j = asub.add_parser(
+        "prelabel",
+        help="a judge model proposes hallucinated spans for people to accept or reject",
+        description="Ask a vision judge (OpenAI-compatible) for each response's hallucinated spans; they "
+        "appear in the app as proposals. The report keeps judge and human labels apart.",
+    )
+    j.add_argument("--db", type=Path, required=True)
+    from halbench.cli import _add_judge_flags
+
+    _add_judge_flags(j)
+    j.set_defaults(func=_cmd_prelabel)
+
     e = asub.add_parser("export-ddpo", help="corrections as DDPO preference pairs (JSONL)")
     e.add_argument("out", type=Path, metavar="OUT")
     e.add_argument("--db", type=Path, required=True)
@@ -129,6 +141,20 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_prelabel(args: argparse.Namespace) -> int:
+    from halbench.annotate.prelabel import prelabel
+    from halbench.cli import _judge_config
+
+    if not args.db.exists():
+        raise HalbenchError(f"{args.db}: annotation store not found")
+    done = prelabel(args.db, _judge_config(args, args.db.parent))
+    print(f"judge {done.judge}: {done.labelled} responses labelled, {done.skipped} already were, "
+          f"{len(done.failed)} failed (unscored for the judge; run again to retry)")  # fmt: skip
+    for item_id, reason in list(done.failed.items())[:20]:
+        print(f"  {item_id}: {reason}")
+    return 0
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     from halbench.annotate.export import export_ddpo
 
@@ -175,5 +201,14 @@ def format_report(record: Any) -> str:
                 if ag.get("span_f1_any_type_mean") is None
                 else f"{ag['span_f1_any_type_mean']:.3f}"
             )
+        )
+    for judge, jm in m.get("judges", {}).items():
+        k = jm["agreement_with_humans"]["cohen_kappa_vs_combined_humans"]["all"]
+        lines.append(
+            f"  judge {judge} (not in the rates above): All {jm['counts']['all']}/{jm['n']}, "
+            f"{len(jm['failed'])} failed; kappa vs humans (All) = "
+            + ("not computable" if k is None else f"{k:.3f}")
+            + f" on {jm['agreement_with_humans']['items']}; proposals accepted "
+            f"{jm['decisions']['accepted']}, rejected {jm['decisions']['rejected']}"
         )
     return "\n".join(lines)

@@ -124,6 +124,48 @@ def _agreement(
     return out, why
 
 
+def _judge_section(
+    labels: dict[str, dict[str, Any]],
+    human: dict[str, dict[str, Any]],
+    judged_all: dict[str, dict[str, dict[str, Any]]],
+    names: list[str],
+    decisions: dict[str, int],
+) -> dict[str, Any]:
+    """A judge's own rates (never mixed into the human ones) and its agreement with people."""
+    ok = {i: j for i, j in labels.items() if j["status"] == "labelled"}
+    section, _ = _rates([_labels(j) for j in ok.values()])
+    section["failed"] = {i: j["error"] for i, j in labels.items() if j["status"] != "labelled"}
+    section["proposals"] = sum(len(j["spans"]) for j in ok.values())
+    section["decisions"] = {
+        "accepted": decisions.get("accepted", 0),
+        "rejected": decisions.get("rejected", 0),
+    }
+    common = [i for i in ok if i in human]
+    kappa = {}
+    for label in LABELS:
+        kappa[label] = cohen_kappa(
+            [label in _labels(ok[i]) for i in common],
+            [
+                human[i]["hallucinated_response"] if label == "all" else label in human[i]["types"]
+                for i in common
+            ],
+        )
+    f1 = {}
+    for name in names:
+        both = [i for i in common if name in judged_all[i]]
+        f1[name] = span_f1(
+            [[(s["start"], s["end"], s["type"]) for s in ok[i]["spans"]] for i in both],
+            [
+                [(s["start"], s["end"], s["type"]) for s in judged_all[i][name]["spans"]]
+                for i in both
+            ],
+        )
+    section["agreement_with_humans"] = {
+        "items": len(common), "cohen_kappa_vs_combined_humans": kappa, "span_f1_any_type": f1,
+    }  # fmt: skip
+    return section
+
+
 def build_report(
     db: str | Path, *, combine: str = "majority", command: list[str] | None = None
 ) -> ResultRecord:
@@ -141,6 +183,8 @@ def build_report(
         rows = store.items()
         judged_all = store.judgements()
         names = [a.name for a in store.annotators()]
+        judges = store.judge_labels()
+        decisions = store.decision_counts()
     finally:
         store.close()
     if not rows:
@@ -184,6 +228,11 @@ def build_report(
     metrics["segments"] = {n: per_annotator[n]["segments"] for n in names}
     metrics["agreement"], why = _agreement(judged_all, names)
     not_computable.update(why)
+    human = {it["item_id"]: it for it in items if "unscored" not in it}
+    metrics["judges"] = {
+        judge: _judge_section(labels, human, judged_all, names, decisions.get(judge, {}))
+        for judge, labels in sorted(judges.items())
+    }
     model = json.loads(meta.get("model") or "{}") or None
     digest = hashlib.sha256(json.dumps(judged_all, sort_keys=True).encode()).hexdigest()
     return ResultRecord(

@@ -10,6 +10,11 @@ Every change is its own short ``BEGIN IMMEDIATE`` transaction, committed before 
 request returns; each connection waits up to 10 s for another writer, so two
 annotators writing at the same time both land. Offsets are Python string indices
 (Unicode code points) into the answer text.
+
+Pre-annotation by a judge model is kept apart: ``judge_items`` (per response: labelled or
+failed, the raw reply) and ``proposals`` (the judge's spans); a human's ``decisions``
+accept a proposal (which adds an ordinary span of theirs, linked) or reject it. Human
+labels are only ever the ``spans`` table.
 """
 
 from __future__ import annotations
@@ -47,6 +52,19 @@ CREATE TABLE IF NOT EXISTS spans (
   start INTEGER NOT NULL, end INTEGER NOT NULL, text TEXT NOT NULL, type TEXT NOT NULL,
   correction TEXT, created_at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS spans_item ON spans (item_pk, annotator_id);
+CREATE TABLE IF NOT EXISTS judge_items (
+  item_pk INTEGER NOT NULL REFERENCES items(pk), judge TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('labelled', 'failed')), error TEXT, reply TEXT,
+  created_at TEXT NOT NULL, PRIMARY KEY (item_pk, judge));
+CREATE TABLE IF NOT EXISTS proposals (
+  id INTEGER PRIMARY KEY, item_pk INTEGER NOT NULL REFERENCES items(pk), judge TEXT NOT NULL,
+  start INTEGER NOT NULL, end INTEGER NOT NULL, text TEXT NOT NULL, type TEXT NOT NULL,
+  correction TEXT, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS decisions (
+  proposal_id INTEGER NOT NULL REFERENCES proposals(id),
+  annotator_id INTEGER NOT NULL REFERENCES annotators(id),
+  decision TEXT NOT NULL CHECK (decision IN ('accepted', 'rejected')), span_id INTEGER,
+  at TEXT NOT NULL, PRIMARY KEY (proposal_id, annotator_id));
 CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY, at TEXT NOT NULL, annotator_id INTEGER, action TEXT NOT NULL,
   item_pk INTEGER, payload TEXT NOT NULL);
@@ -221,7 +239,14 @@ class AnnotationStore:
         ).fetchall()
         out_spans = [dict(s) for s in spans]
         status = "clean" if verdict else ("hallucinated" if out_spans else "todo")
-        return {"item": pk, "status": status, "spans": out_spans}
+        proposals = c.execute(
+            "SELECT p.id, p.judge, p.start, p.end, p.text, p.type, p.correction, d.decision "
+            "FROM proposals p LEFT JOIN decisions d ON d.proposal_id=p.id AND d.annotator_id=? "
+            "WHERE p.item_pk=? ORDER BY p.start, p.id",
+            (who.id, pk),
+        ).fetchall()
+        return {"item": pk, "status": status, "spans": out_spans,
+                "proposals": [dict(p) for p in proposals]}  # fmt: skip
 
     def add_span(
         self, pk: int, who: Annotator, start: Any, end: Any, type_: Any, correction: Any = None
@@ -267,6 +292,96 @@ class AnnotationStore:
             self._log(c, who.id, "add_span", pk, **span)
         return span
 
+    def decide(self, proposal_id: int, who: Annotator, decision: Any) -> dict[str, Any]:
+        """Accept (adds the proposal as the annotator's own span) or reject a judge's proposal."""
+        if decision not in ("accepted", "rejected"):
+            raise StoreError('"decision" must be "accepted" or "rejected"')
+        c = self._conn()
+        p = c.execute("SELECT * FROM proposals WHERE id=?", (proposal_id,)).fetchone()
+        if p is None:
+            raise StoreError(f"no proposal {proposal_id}", 404)
+        if c.execute(
+            "SELECT 1 FROM decisions WHERE proposal_id=? AND annotator_id=?", (proposal_id, who.id)
+        ).fetchone():
+            raise StoreError("already decided (delete the accepted span to decide again)", 409)
+        span = None
+        if decision == "accepted":
+            span = self.add_span(
+                p["item_pk"], who, p["start"], p["end"], p["type"], p["correction"]
+            )
+        with self._tx() as c:
+            c.execute(
+                "INSERT INTO decisions VALUES (?, ?, ?, ?, ?)",
+                (proposal_id, who.id, decision, span["id"] if span else None, now_utc()),
+            )
+            self._log(c, who.id, f"proposal_{decision}", p["item_pk"], proposal=proposal_id)
+        return {"proposal": proposal_id, "decision": decision, "span": span}
+
+    def add_judge_labels(
+        self,
+        pk: int,
+        judge: str,
+        spans: list[dict[str, Any]] | None,
+        error: str | None,
+        reply: str | None,
+    ) -> None:
+        """Store one judge reply: its spans (``None`` with ``error`` when it failed)."""
+        with self._tx() as c:
+            c.execute("DELETE FROM proposals WHERE item_pk=? AND judge=? AND id NOT IN "
+                      "(SELECT proposal_id FROM decisions)", (pk, judge))  # fmt: skip
+            at = now_utc()
+            c.execute(
+                "INSERT OR REPLACE INTO judge_items VALUES (?, ?, ?, ?, ?, ?)",
+                (pk, judge, "failed" if spans is None else "labelled", error, reply, at),
+            )
+            for s in spans or []:
+                c.execute(
+                    "INSERT INTO proposals (item_pk, judge, start, end, text, type, correction, created_at) "
+                    "VALUES (?,?,?,?,?,?,?,?)",
+                    (
+                        pk,
+                        judge,
+                        s["start"],
+                        s["end"],
+                        s["text"],
+                        s["type"],
+                        s.get("correction"),
+                        at,
+                    ),
+                )
+            self._log(c, None, "judge_labels", pk, judge=judge, n=len(spans or []), error=error)
+
+    def judge_done(self, judge: str) -> set[int]:
+        rows = self._conn().execute(
+            "SELECT item_pk FROM judge_items WHERE judge=? AND status='labelled'", (judge,)
+        )
+        return {r[0] for r in rows}
+
+    def judge_labels(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """judge -> item_id -> {"status": labelled|failed, "error", "spans": [...]}."""
+        c = self._conn()
+        ids = {r["pk"]: r["item_id"] for r in self.items()}
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        for r in c.execute("SELECT * FROM judge_items"):
+            out.setdefault(r["judge"], {})[ids[r["item_pk"]]] = {
+                "status": r["status"], "error": r["error"], "spans": []}  # fmt: skip
+        for r in c.execute("SELECT * FROM proposals ORDER BY item_pk, start, id"):
+            entry = out.get(r["judge"], {}).get(ids[r["item_pk"]])
+            if entry is not None:
+                entry["spans"].append({"start": r["start"], "end": r["end"], "text": r["text"],
+                                       "type": r["type"], "correction": r["correction"]})  # fmt: skip
+        return out
+
+    def decision_counts(self) -> dict[str, dict[str, int]]:
+        """judge -> {"accepted": n, "rejected": n} over every annotator's decisions."""
+        out: dict[str, dict[str, int]] = {}
+        for r in self._conn().execute(
+            "SELECT p.judge, d.decision, COUNT(*) FROM decisions d JOIN proposals p ON p.id=d.proposal_id "
+            "GROUP BY p.judge, d.decision"
+        ):
+            out.setdefault(r[0], {"accepted": 0, "rejected": 0})[r[1]] = r[2]
+        return out
+
     def delete_span(self, span_id: int, who: Annotator) -> int:
         """Delete one of the annotator's own spans; return its item."""
         with self._tx() as c:
@@ -276,6 +391,9 @@ class AnnotationStore:
             if row is None:
                 raise StoreError(f"no span {span_id} of yours", 404)
             c.execute("DELETE FROM spans WHERE id=?", (span_id,))
+            c.execute(
+                "DELETE FROM decisions WHERE span_id=?", (span_id,)
+            )  # proposal: pending again
             self._log(c, who.id, "delete_span", row["item_pk"], **dict(row))
         return int(row["item_pk"])
 

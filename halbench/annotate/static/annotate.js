@@ -74,6 +74,38 @@
       li.append(" ", del);
       list.appendChild(li);
     }
+    const plist = document.getElementById("proposals");
+    plist.textContent = "";
+    document.getElementById("proposals-box").hidden = !(data.proposals && data.proposals.length);
+    for (const p of data.proposals || []) {
+      const li = document.createElement("li");
+      li.className = "proposal type-" + p.type;
+      const t = document.createElement("span");
+      t.className = "tag";
+      t.textContent = p.type;
+      const q = document.createElement("q");
+      q.textContent = p.text;
+      li.append(t, " ", q);
+      if (p.correction) li.append(" → " + p.correction);
+      const who = document.createElement("small");
+      who.textContent = " (" + p.judge + ")";
+      li.append(who, " ");
+      if (p.decision) {
+        const d = document.createElement("em");
+        d.textContent = p.decision;
+        li.append(d);
+      } else {
+        for (const [label, decision] of [["accept", "accepted"], ["reject", "rejected"]]) {
+          const b = document.createElement("button");
+          b.type = "button";
+          b.className = label;
+          b.textContent = label;
+          b.addEventListener("click", () => decide(p, decision));
+          li.append(b, " ");
+        }
+      }
+      plist.appendChild(li);
+    }
     const status = document.getElementById("status");
     status.textContent = data.status === "clean" ? "marked free of hallucination"
       : data.status === "hallucinated" ? "hallucinated" : "not judged yet";
@@ -147,10 +179,26 @@
   async function removeSpan(id) {
     try {
       await call("DELETE", "/api/spans/" + id);
-      data.spans = data.spans.filter((s) => s.id !== id);
-      if (data.spans.length === 0) data.status = "todo";
+      const fresh = await call("GET", "/api/items/" + data.item);
+      data.spans = fresh.spans;
+      data.proposals = fresh.proposals;
+      data.status = fresh.status;
       render();
       say("span deleted");
+    } catch (e) { say(e.message, true); }
+  }
+
+  async function decide(p, decision) {
+    try {
+      const out = await call("POST", "/api/proposals/" + p.id + "/decision", { decision: decision });
+      p.decision = decision;
+      if (out.span) {
+        data.spans.push(out.span);
+        data.spans.sort((x, y) => x.start - y.start);
+        data.status = "hallucinated";
+      }
+      render();
+      say("proposal " + decision);
     } catch (e) { say(e.message, true); }
   }
 
