@@ -242,13 +242,16 @@ def _request(port, method, path, token, csrf=None, body=None):
     return resp.status, data
 
 
-def test_two_annotators_at_once_lose_nothing(db):
+def test_two_annotators_at_once_lose_nothing(db, capfd, caplog):
+    caplog.set_level("INFO")
     tokens = {name: _token(db, name) for name in ("alice", "bob")}
     server = serve(db, port=0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         csrf = {}
+        status, _ = _request(server.port, "GET", f"/login/{tokens['alice']}", "")
+        assert status == 302
         for name, token in tokens.items():
             _, page = _request(server.port, "GET", "/item/1", token)
             csrf[name] = page.split('name="csrf-token" content="')[1].split('"')[0]
@@ -276,6 +279,8 @@ def test_two_annotators_at_once_lose_nothing(db):
     finally:
         server.shutdown()
         server.server_close()
+    logged = capfd.readouterr()
+    assert "/login/" not in logged.err + logged.out + caplog.text  # no access log: URLs carry tokens
     store = AnnotationStore(db)
     judged = store.judgements()
     store.close()

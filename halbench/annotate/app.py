@@ -214,6 +214,10 @@ def _origin(url: str) -> tuple[str, str]:
 
 def serve(db: str | Path, host: str = "127.0.0.1", port: int = 8000) -> Any:
     """A threaded WSGI server for the app (werkzeug's); the caller runs ``serve_forever``."""
-    from werkzeug.serving import make_server
+    from werkzeug.serving import WSGIRequestHandler, make_server
 
-    return make_server(host, port, create_app(db), threaded=True)
+    class Quiet(WSGIRequestHandler):
+        def log_request(self, *args: Any, **kwargs: Any) -> None:
+            """No access log: login URLs carry the annotator's token."""
+
+    return make_server(host, port, create_app(db), threaded=True, request_handler=Quiet)
