@@ -280,7 +280,9 @@ def test_two_annotators_at_once_lose_nothing(db, capfd, caplog):
         server.shutdown()
         server.server_close()
     logged = capfd.readouterr()
-    assert "/login/" not in logged.err + logged.out + caplog.text  # no access log: URLs carry tokens
+    assert (
+        "/login/" not in logged.err + logged.out + caplog.text
+    )  # no access log: URLs carry tokens
     store = AnnotationStore(db)
     judged = store.judgements()
     store.close()

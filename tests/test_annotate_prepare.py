@@ -114,3 +114,53 @@ def test_run_leaves_it_to_people(objhal50, mmhal_images, tmp_path):
     bench = get_benchmark("mhumaneval")
     scorers.check_scorer(bench)  # runnable; scoring is human
     assert "halbench annotate serve" in scorers.PENDING["mhumaneval"]
+
+
+def test_a_run_of_mhumaneval_annotated_and_on_the_leaderboard(objhal50, mmhal_images, tmp_path):
+    """Prepared data -> a run's answers -> the app's store -> MHumanEval record -> leaderboard."""
+    from pathlib import Path
+
+    from halbench.annotate.load import load_run
+    from halbench.annotate.report import build_report
+    from halbench.annotate.store import AnnotationStore
+    from halbench.leaderboard.build import build_tables
+
+    data.prepare("mhumaneval", data_dir=tmp_path / "d", source=objhal50, mmhal_images=mmhal_images,
+                 expected_blob=data.git_blob_sha1(objhal50))  # fmt: skip
+    items = get_benchmark("mhumaneval").load_items(tmp_path / "d")
+    run = tmp_path / "run" / "mhumaneval"
+    run.mkdir(parents=True)
+    answer = "There are three dogs on the left of a red car."
+    run.joinpath("answers.jsonl").write_text("".join(
+        json.dumps({"item_id": it.id, "question": it.question, "answer": answer, "source": it.fields["source"]}) + "\n"
+        for it in items))  # fmt: skip
+    run.joinpath("result.json").write_text(
+        json.dumps({"model": {"backend": "replay", "model": "m"}})
+    )
+    loaded = load_run(tmp_path / "run", data_dir=tmp_path / "d")
+    assert loaded.total == 146
+    store = AnnotationStore(loaded.db)
+    store.add_annotator("alice")
+    (alice,) = store.annotators()
+    pks = {r["item_id"]: r["pk"] for r in store.items()}
+    for k, it in enumerate(items):
+        if k % 2:  # every other response: "three" is a number hallucination
+            store.add_span(pks[it.id], alice, 10, 15, "number", "two")
+        else:
+            store.set_verdict(pks[it.id], alice, True)
+    store.close()
+    record = build_report(loaded.db)
+    assert record.benchmark == "mhumaneval" and record.protocol["scorer"] == "mhumaneval"
+    assert record.metrics["counts"]["number"] == 73 and record.metrics["n"] == 146
+    assert record.metrics["by_source"]["mmhal-bench"]["counts"]["all"] == 48  # odd k among 50..145
+    assert record.metrics["by_source"]["object-halbench"]["n"] == 50
+    (run / "mhumaneval.json").write_text(record.to_json())
+    entries = Path(__file__).resolve().parents[1] / "leaderboard" / "entries"
+    tables, _ = build_tables(entries, [tmp_path / "run"])
+    main_table = next(t for t in tables if t.name == "main")
+    (row,) = [r for r in main_table.rows if r.kind == "our run"]
+    assert row.cells["mhumaneval_number"].value == pytest.approx(50.0)
+    assert row.cells["mhumaneval_all"].value == pytest.approx(50.0)
+    assert row.cells["mhumaneval_object"].value == 0.0
+    ci = row.cells["mhumaneval_all"].ci
+    assert ci is not None and ci[0] < 50.0 < ci[1]

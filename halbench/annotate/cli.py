@@ -53,7 +53,9 @@ def add_parser(sub: Any) -> None:
     r.add_argument("--combine", default="majority", choices=["majority", "any", "all"],
                    help="several annotators per response: majority (>= half; default), any, all")  # fmt: skip
     r.add_argument(
-        "--output", type=Path, help="record path (default: next to the store, mhumaneval.json)"
+        "--output",
+        type=Path,
+        help="record path (default: next to the store, mhumaneval.json or human-judgement.json)",
     )
     r.set_defaults(func=_cmd_report)
 
@@ -134,7 +136,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from halbench.io import atomic_write_text
 
     record = build_report(args.db, combine=args.combine, command=sys.argv[:])
-    out = args.output or args.db.parent / "mhumaneval.json"
+    name = (
+        "mhumaneval.json" if record.protocol["scorer"] == "mhumaneval" else "human-judgement.json"
+    )
+    out = args.output or args.db.parent / name
     atomic_write_text(out, record.to_json())
     print(format_report(record))
     print(f"record: {out}")
@@ -170,7 +175,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def format_report(record: Any) -> str:
     m = record.metrics
     lines = [
-        f"MHumanEval ({record.benchmark}): {record.n_scored} of {record.n_items} responses judged"
+        f"{'MHumanEval' if record.protocol['scorer'] == 'mhumaneval' else 'Human judgement'} ({record.benchmark}): {record.n_scored} of {record.n_items} responses judged"
         + (f", {record.n_unscored} unscored (not judged)" if record.n_unscored else ""),
         f"  combine={record.protocol['combine']}; 95% Wilson intervals",
         f"  {'type':<10}{'rate':>8}{'count':>10}   95% CI",

@@ -11,6 +11,10 @@ Several annotators on one response are combined per label (each type, and All) b
 ``combine``: ``majority`` (default; at least half of the response's annotators, so a
 tie counts as hallucinated), ``any`` or ``all``. A response no annotator has judged is
 unscored: excluded from the denominators, counted and listed.
+
+Only annotations of the ``mhumaneval`` benchmark make an MHumanEval record (scorer
+``mhumaneval``, the leaderboard's MHumanEval columns); the same report on another
+benchmark's run is benchmark ``<name>-human``, scorer ``human-judgement``.
 """
 
 from __future__ import annotations
@@ -234,12 +238,16 @@ def build_report(
         for judge, labels in sorted(judges.items())
     }
     model = json.loads(meta.get("model") or "{}") or None
+    bench = meta.get("benchmark", "unknown")
+    # only the paper's 146 items are MHumanEval; human judgement of another benchmark's
+    # answers is its own record ("<benchmark>-human"), never shown as MHumanEval
+    is_mhumaneval = bench == "mhumaneval"
     digest = hashlib.sha256(json.dumps(judged_all, sort_keys=True).encode()).hexdigest()
     return ResultRecord(
-        benchmark=meta.get("benchmark", "mhumaneval"),
+        benchmark=bench if is_mhumaneval else f"{bench}-human",
         benchmark_version=meta.get("benchmark_version", "unknown"),
         protocol={
-            "scorer": "mhumaneval",
+            "scorer": "mhumaneval" if is_mhumaneval else "human-judgement",
             "judgement": "human",
             "combine": combine,
             "interval": "Wilson score, 95%",
