@@ -36,7 +36,8 @@ def _token(db, name):
 
 def _client(app, token):
     c = app.test_client()
-    resp = c.get(f"/login/{token}")
+    assert c.get(f"/login/{token}").status_code == 200
+    resp = c.post("/login", data={"token": token})
     assert resp.status_code == 302
     page = c.get("/item/1").get_data(as_text=True)
     csrf = page.split('name="csrf-token" content="')[1].split('"')[0]
@@ -81,7 +82,14 @@ def test_only_link_holders_get_in(app, db):
     assert c.post("/api/items/1/spans", json={}).status_code == 401
     assert c.get("/login/not-a-token").status_code == 403
     token = _token(db, "alice")
-    resp = c.get(f"/login/{token}")
+    page = c.get(f"/login/{token}")
+    assert page.status_code == 200 and "Continue as alice" in page.get_data(as_text=True)
+    assert "Set-Cookie" not in page.headers  # the link alone signs nobody in
+    assert c.get("/").status_code == 401
+    evil = c.post("/login", data={"token": token}, headers={"Origin": "http://evil.example"})
+    assert evil.status_code == 403 and "Set-Cookie" not in evil.headers  # no cross-site login
+    assert c.post("/login", data={"token": "wrong"}).status_code == 403
+    resp = c.post("/login", data={"token": token})
     cookie = resp.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
     assert c.get("/").status_code == 302
@@ -251,7 +259,7 @@ def test_two_annotators_at_once_lose_nothing(db, capfd, caplog):
     try:
         csrf = {}
         status, _ = _request(server.port, "GET", f"/login/{tokens['alice']}", "")
-        assert status == 302
+        assert status == 200
         for name, token in tokens.items():
             _, page = _request(server.port, "GET", "/item/1", token)
             csrf[name] = page.split('name="csrf-token" content="')[1].split('"')[0]

@@ -64,6 +64,8 @@ def test_annotate_in_a_real_browser(tmp_path):
             page = browser.new_page(viewport={"width": 1300, "height": 820})
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
             page.goto(f"{base}/login/{token}")
+            page.click("#signin")
+            page.wait_for_url(f"{base}/item/1")
             assert page.url == f"{base}/item/1"
             assert page.locator("#progress").inner_text() == "0 / 6 done"
             assert page.locator("#image").evaluate("img => img.naturalWidth") > 0

@@ -73,7 +73,7 @@ def test_prelabel_proposals_decisions_and_report(server, tmp_path):
     token = store.add_annotator("alice")
     store.close()
     c = create_app(db).test_client()
-    c.get(f"/login/{token}")
+    c.post("/login", data={"token": token})
     page = c.get("/item/1").get_data(as_text=True)
     csrf = page.split('name="csrf-token" content="')[1].split('"')[0]
     h = {"X-CSRF-Token": csrf}

@@ -2,8 +2,10 @@
 
 Security model (a local tool that may be opened to a lab network with ``--host``):
 
-- only holders of a personal link (``/login/<token>``) get in; the token is kept in an
-  HttpOnly, SameSite=Strict cookie and looked up by its sha256 (never stored in clear);
+- only holders of a personal link (``/login/<token>``) get in: its page has a button that
+  POSTs the token (same-origin only, so another site cannot sign a browser in as someone
+  else); the token is then kept in an HttpOnly, SameSite=Strict cookie and looked up by
+  its sha256 (never stored in clear);
 - every state-changing request needs the per-annotator CSRF token (an HMAC of the
   token's hash under the store's secret) in ``X-CSRF-Token`` (or the ``csrf`` form
   field), and a same-origin ``Origin`` header when the browser sends one;
@@ -62,7 +64,7 @@ def create_app(db: str | Path, *, secure_cookie: bool = False) -> Flask:
 
     @app.before_request
     def _auth() -> Any:
-        if request.endpoint in ("login", "static"):
+        if request.endpoint in ("login", "login_post", "static"):
             return None
         who = current()
         if who is None:
@@ -84,7 +86,7 @@ def create_app(db: str | Path, *, secure_cookie: bool = False) -> Flask:
     def _headers(resp: Any) -> Any:
         resp.headers["Content-Security-Policy"] = _CSP
         resp.headers["X-Content-Type-Options"] = "nosniff"
-        resp.headers["Referrer-Policy"] = "no-referrer"
+        resp.headers["Referrer-Policy"] = "same-origin"  # no-referrer would make forms send Origin: null
         resp.headers["X-Frame-Options"] = "DENY"
         if request.endpoint != "static":
             resp.headers["Cache-Control"] = "no-store"
@@ -96,7 +98,19 @@ def create_app(db: str | Path, *, secure_cookie: bool = False) -> Flask:
 
     @app.get("/login/<token>")
     def login(token: str) -> Any:
-        if store.annotator_by_token(token) is None:
+        """The personal link: a page whose button signs in (a POST, so no cross-site login)."""
+        who = store.annotator_by_token(token)
+        if who is None:
+            return render_template("signin.html", bad=True), 403
+        return render_template("signin.html", name=who.name, token=token)
+
+    @app.post("/login")
+    def login_post() -> Any:
+        token = request.form.get("token", "")
+        origin = request.headers.get("Origin")
+        if origin is not None and _origin(origin) != _origin(request.host_url):
+            return render_template("signin.html", bad=True), 403
+        if not token or store.annotator_by_token(token) is None:
             return render_template("signin.html", bad=True), 403
         resp = redirect("/")
         resp.set_cookie(
