@@ -10,7 +10,8 @@ Security model (a local tool that may be opened to a lab network with ``--host``
   token's hash under the store's secret) in ``X-CSRF-Token`` (or the ``csrf`` form
   field), and a same-origin ``Origin`` header when the browser sends one;
 - images are served by item number only, from the path recorded when the run was
-  loaded, and only when it lies inside the benchmark's data folder;
+  loaded, and only when it lies in a folder the benchmark's items put images in and has
+  an image suffix;
 - model text reaches the page as JSON (Jinja's ``tojson``, which escapes ``<``, ``>``,
   ``&``, ``'``) and is put in the DOM with ``textContent``; a strict Content Security
   Policy forbids inline scripts.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import mimetypes
 from pathlib import Path
 from typing import Any
@@ -86,7 +88,9 @@ def create_app(db: str | Path, *, secure_cookie: bool = False) -> Flask:
     def _headers(resp: Any) -> Any:
         resp.headers["Content-Security-Policy"] = _CSP
         resp.headers["X-Content-Type-Options"] = "nosniff"
-        resp.headers["Referrer-Policy"] = "same-origin"  # no-referrer would make forms send Origin: null
+        resp.headers["Referrer-Policy"] = (
+            "same-origin"  # no-referrer would make forms send Origin: null
+        )
         resp.headers["X-Frame-Options"] = "DENY"
         if request.endpoint != "static":
             resp.headers["Cache-Control"] = "no-store"
@@ -164,11 +168,12 @@ def create_app(db: str | Path, *, secure_cookie: bool = False) -> Flask:
     @app.get("/image/<int:pk>")
     def image(pk: int) -> Any:
         row = store.item(pk)
-        root = store.meta().get("image_root")
-        if not row["image"] or not root:
+        roots = [Path(r) for r in json.loads(store.meta().get("image_roots", "[]"))]
+        if not row["image"]:
             abort(404)
         path = Path(row["image"]).resolve()
-        if not path.is_relative_to(Path(root).resolve()) or path.suffix.lower() not in _IMAGE_TYPES:
+        inside = any(path.is_relative_to(r) for r in roots)
+        if not inside or path.suffix.lower() not in _IMAGE_TYPES:
             abort(403)
         if not path.is_file():
             abort(404)

@@ -59,8 +59,8 @@ def default_db(run_dir: Path, benchmark: str) -> Path:
 
 def read_run(
     run_dir: Path, benchmark: str, data_dir: Path | None = None
-) -> tuple[list[dict[str, Any]], dict[str, Any], Path]:
-    """The items (with resolved image paths), the run (model, version), the image root."""
+) -> tuple[list[dict[str, Any]], dict[str, Any], list[str]]:
+    """The items (with resolved image paths), the run (model, version), the image folders."""
     from halbench.benchmarks import get_benchmark
 
     answers_path = run_dir / benchmark / "answers.jsonl"
@@ -104,7 +104,10 @@ def read_run(
             raise InputError(str(result), "not valid JSON") from None
         run["model"] = rec.get("model") or {}
         run["benchmark_version"] = rec.get("benchmark_version", bench.version)
-    return items, run, bench.items_path(data_dir).parent.resolve()
+    # the folders the benchmark's own items put their images in (a prepared copy, or a
+    # local COCO/AMBER folder named at prepare time): the only places images are served from
+    roots = sorted({str(Path(p).resolve().parent) for p in images.values() if p is not None})
+    return items, run, roots
 
 
 def load_run(
@@ -115,7 +118,7 @@ def load_run(
 ) -> Loaded:
     run_dir = Path(run_dir)
     name = find_benchmark(run_dir, benchmark)
-    items, run, image_root = read_run(run_dir, name, data_dir)
+    items, run, image_roots = read_run(run_dir, name, data_dir)
     db_path = db or default_db(run_dir, name)
     store = AnnotationStore(db_path)
     try:
@@ -130,7 +133,7 @@ def load_run(
                 "run_dir": str(run_dir.resolve()),
                 "model": json.dumps(run.get("model", {}), ensure_ascii=False),
                 "benchmark_version": str(run["benchmark_version"]),
-                "image_root": str(image_root),
+                "image_roots": json.dumps(image_roots),
             }
         )
         added, kept = store.add_items(items)
