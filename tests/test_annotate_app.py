@@ -302,3 +302,45 @@ def test_two_annotators_at_once_lose_nothing(db, capfd, caplog):
                 (2, f"{name}1"),
                 (4, f"{name}2"),
             ], pk
+
+
+def test_serve_command(tmp_path):
+    """`halbench annotate serve` binds 127.0.0.1, loads the run, and answers; Ctrl-C-like stop."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    run = make_run(tmp_path)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "halbench", "-q", "annotate", "serve", "--run", str(run), "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )  # fmt: skip
+    try:
+        first = proc.stdout.readline()
+        assert first.startswith("demo: 6 items added, 0 already there"), first
+        line = proc.stdout.readline()
+        assert line.startswith("serving on http://127.0.0.1:"), line
+        port = int(line.split(":")[2].split("/")[0])
+        assert "add-annotator NAME" in proc.stdout.readline()
+        status, _ = _request(port, "GET", "/api/progress", "no-such-token")
+        assert status == 401
+        token = _token(run / "demo" / "annotations.sqlite", "alice")
+        status, body = _request(port, "GET", "/api/progress", token)
+        assert status == 200 and json.loads(body) == {"done": 0, "total": 6, "annotator": "alice"}
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=10)
+
+
+def test_missing_extra_names_it(monkeypatch):
+    import importlib
+    import sys
+
+    monkeypatch.setitem(sys.modules, "flask", None)
+    monkeypatch.delitem(sys.modules, "halbench.annotate.app")
+    with pytest.raises(HalbenchError, match=r"pip install 'halbench\[annotate\]'"):
+        importlib.import_module("halbench.annotate.app")
+    monkeypatch.undo()
+    importlib.import_module("halbench.annotate.app")
