@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from halbench import __version__, display
+from halbench.annotate.cli import add_parser as add_annotate_parser
 from halbench.errors import HalbenchError
 from halbench.judges.cli import (
     add_judge_flags,
@@ -133,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(sub)
     _add_data(sub)
     _add_leaderboard(sub)
+    add_annotate_parser(sub)
 
     # -- demo ----------------------------------------------------------------------
     demo = sub.add_parser(
@@ -610,7 +612,12 @@ def _add_data(sub: Any) -> None:
         "--amber-images", type=Path, metavar="DIR", help="amber: AMBER's image directory"
     )
     prep.add_argument(
-        "--images", type=Path, metavar="DIR", help="mmhal-bench: a folder of its 96 images"
+        "--images",
+        "--mmhal-images",
+        dest="images",
+        type=Path,
+        metavar="DIR",
+        help="mmhal-bench, mhumaneval: a folder of MMHal-Bench's 96 images",
     )
     prep.add_argument("--judge-prompt-from", type=Path, metavar="FILE",
                       help="mmhal-bench: a local eval_gpt_mmhal.py to extract the (GPL-3.0) judge prompt from")  # fmt: skip
@@ -740,6 +747,7 @@ def _cmd_data_prepare(args: argparse.Namespace) -> int:
         amber_images=args.amber_images,
         images=args.images,
         judge_prompt_from=args.judge_prompt_from,
+        mmhal_images=args.images,
     )
     print(f"prepared {args.name}: {target}")
     return 0

@@ -94,6 +94,7 @@ def prepare(name: str, *, data_dir: Path | None = None, **options: Any) -> Path:
         "vqav2": _prepare_vqav2,
         "pope": _prepare_pope,
         "amber": _prepare_amber,
+        "mhumaneval": _prepare_mhumaneval,
     }.get(bench.name)
     if fn is None:  # pragma: no cover - every prepared benchmark has a preparer
         raise HalbenchError(f"no preparation recipe for '{bench.name}'")
@@ -421,3 +422,9 @@ def _prepare_amber(
         "source": {"images_dir": str(Path(amber_images).resolve())},
         "items": len(items),
     }
+
+
+def _prepare_mhumaneval(bench: Benchmark, out: Path, **options: Any) -> dict[str, Any]:
+    from halbench.annotate.prepare import prepare_mhumaneval
+
+    return prepare_mhumaneval(bench, out, **options)

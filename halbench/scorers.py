@@ -45,7 +45,10 @@ class ScoreContext:
 ScorerFn = Callable[[ScoreContext], ResultRecord]
 _SCORERS: dict[str, ScorerFn] = {}
 #: scorers whose benchmarks can be run but not yet scored in this version: name -> reason
-PENDING: dict[str, str] = {}
+PENDING: dict[str, str] = {
+    "mhumaneval": "MHumanEval is judged by people: halbench annotate serve --run RUN_DIR "
+    "--benchmark mhumaneval, then halbench annotate report",
+}
 #: scorers that need an LLM judge: without --judge-model their answers are stored, "not judged"
 JUDGED = {"llava-bench", "mmhal-bench"}
 

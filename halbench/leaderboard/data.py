@@ -84,6 +84,10 @@ RECORD_COLUMNS: dict[str, list[tuple[str, str, str, str, float]]] = {
         ("llavabench_detail", "LLaVA-Bench Detail", "higher", "relative_detail", 100.0),
         ("llavabench_complex", "LLaVA-Bench Comp.", "higher", "relative_complex", 100.0),
     ],
+    "mhumaneval": [
+        (f"mhumaneval_{t}", f"MHumanEval {t.title()}", "lower", t, 100.0)
+        for t in ("object", "position", "number", "all")
+    ],
 }
 
 
@@ -190,6 +194,14 @@ def _bootstrap(
                 den = sum(m[i] for i in idx)
                 return sum(hm[i] for i in idx) / den if den else None
             return None
+    elif record.protocol.get("scorer") == "mhumaneval":  # human judgement: response-level rates
+        flags = [
+            set(it.get("types", [])) | ({"all"} if it.get("hallucinated_response") else set())
+            for it in items
+        ]
+
+        def stat(idx: list[int]) -> float | None:
+            return sum(1 for i in idx if metric in flags[i]) / len(idx)
     elif "accuracy" in items[0]:
         acc = [float(it["accuracy"]) for it in items]
 

@@ -1,0 +1,219 @@
+"""``halbench annotate ...``: serve, add-annotator, report, export-ddpo (parse, call, print)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from halbench.errors import HalbenchError
+
+_EPILOG = """\
+examples:
+  halbench annotate serve --run runs/llava --benchmark mhumaneval
+  halbench annotate add-annotator alice --db runs/llava/mhumaneval/annotations.sqlite
+  halbench annotate report --db runs/llava/mhumaneval/annotations.sqlite
+  halbench annotate export-ddpo corrections.jsonl --db runs/llava/mhumaneval/annotations.sqlite
+
+The store defaults to RUN_DIR/<benchmark>/annotations.sqlite. Docs: docs/annotate.md."""
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "annotate",
+        help="web app for human judgement of hallucinations (MHumanEval) and corrections (DDPO)",
+        description="Human annotation of a halbench run: hallucinated spans by type, corrections.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    asub = p.add_subparsers(dest="annotate_command", metavar="ACTION")
+    asub.required = True
+
+    s = asub.add_parser("serve", help="load a run's answers and start the web app")
+    s.add_argument("--run", type=Path, metavar="RUN_DIR", help="a halbench run output directory")
+    s.add_argument("--benchmark", help="which benchmark of the run (default: the only one)")
+    s.add_argument(
+        "--db", type=Path, help="annotation store (default RUN_DIR/<benchmark>/annotations.sqlite)"
+    )
+    s.add_argument("--data-dir", type=Path, metavar="DIR", help="prepared data root of the run")
+    s.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)"
+    )
+    s.add_argument("--port", type=int, default=8000)
+    s.set_defaults(func=_cmd_serve)
+
+    a = asub.add_parser("add-annotator", help="create an annotator and print the personal link")
+    a.add_argument("name")
+    a.add_argument("--db", type=Path, required=True)
+    a.add_argument("--base-url", default="http://127.0.0.1:8000", help="where the app is served")
+    a.set_defaults(func=_cmd_add_annotator)
+
+    r = asub.add_parser("report", help="MHumanEval rates, intervals and agreement -> result record")
+    r.add_argument("--db", type=Path, required=True)
+    r.add_argument("--combine", default="majority", choices=["majority", "any", "all"],
+                   help="several annotators per response: majority (>= half; default), any, all")  # fmt: skip
+    r.add_argument(
+        "--output",
+        type=Path,
+        help="record path (default: next to the store, mhumaneval.json or human-judgement.json)",
+    )
+    r.set_defaults(func=_cmd_report)
+
+    j = asub.add_parser(
+        "prelabel",
+        help="a judge model proposes hallucinated spans for people to accept or reject",
+        description="Ask a vision judge (OpenAI-compatible) for each response's hallucinated spans; they "
+        "appear in the app as proposals. The report keeps judge and human labels apart.",
+    )
+    j.add_argument("--db", type=Path, required=True)
+    from halbench.cli import _add_judge_flags
+
+    _add_judge_flags(j)
+    j.set_defaults(func=_cmd_prelabel)
+
+    e = asub.add_parser("export-ddpo", help="corrections as DDPO preference pairs (JSONL)")
+    e.add_argument("out", type=Path, metavar="OUT")
+    e.add_argument("--db", type=Path, required=True)
+    e.set_defaults(func=_cmd_export)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from halbench.annotate.load import load_run
+
+    if args.run is None and args.db is None:
+        raise HalbenchError("give --run RUN_DIR (and optionally --db), or --db of a loaded store")
+    db = args.db
+    if args.run is not None:
+        loaded = load_run(args.run, args.benchmark, args.db, args.data_dir)
+        db = loaded.db
+        print(
+            f"{loaded.benchmark}: {loaded.added} items added, {loaded.kept} already there ({loaded.total} in {db})"
+        )
+    elif not db.exists():
+        raise HalbenchError(f"{db}: annotation store not found (give --run RUN_DIR)")
+    from halbench.annotate.app import serve
+    from halbench.annotate.store import AnnotationStore
+
+    store = AnnotationStore(db)
+    n = len(store.annotators())
+    store.close()
+    server = serve(db, args.host, args.port)
+    print(f"serving on http://{args.host}:{server.port}/ (Ctrl-C stops)")
+    if n == 0:
+        print(f"no annotators yet: halbench annotate add-annotator NAME --db {db}")
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(
+            "warning: reachable from other machines; links carry the only credential, use a trusted network"
+        )
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+    return 0
+
+
+def _cmd_add_annotator(args: argparse.Namespace) -> int:
+    from halbench.annotate.store import AnnotationStore
+
+    if not args.db.exists():
+        raise HalbenchError(
+            f"{args.db}: annotation store not found (halbench annotate serve --run ... creates it)"
+        )
+    store = AnnotationStore(args.db)
+    try:
+        token = store.add_annotator(args.name)
+    finally:
+        store.close()
+    print(f"{args.name}: {args.base_url.rstrip('/')}/login/{token}")
+    print("(shown once: only a hash is stored; anyone with this link can annotate as this person)")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    import sys
+
+    from halbench.annotate.report import build_report
+    from halbench.io import atomic_write_text
+
+    record = build_report(args.db, combine=args.combine, command=sys.argv[:])
+    name = (
+        "mhumaneval.json" if record.protocol["scorer"] == "mhumaneval" else "human-judgement.json"
+    )
+    out = args.output or args.db.parent / name
+    atomic_write_text(out, record.to_json())
+    print(format_report(record))
+    print(f"record: {out}")
+    return 0
+
+
+def _cmd_prelabel(args: argparse.Namespace) -> int:
+    from halbench.annotate.prelabel import prelabel
+    from halbench.cli import _judge_config
+
+    if not args.db.exists():
+        raise HalbenchError(f"{args.db}: annotation store not found")
+    done = prelabel(args.db, _judge_config(args, args.db.parent))
+    print(f"judge {done.judge}: {done.labelled} responses labelled, {done.skipped} already were, "
+          f"{len(done.failed)} failed (unscored for the judge; run again to retry)")  # fmt: skip
+    for item_id, reason in list(done.failed.items())[:20]:
+        print(f"  {item_id}: {reason}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from halbench.annotate.export import export_ddpo
+
+    done = export_ddpo(args.db, args.out)
+    print(f"wrote {done.pairs} preference pairs to {done.path}")
+    if done.skipped:
+        print(f"left out {len(done.skipped)} judged responses:")
+        for key, reason in list(done.skipped.items())[:20]:
+            print(f"  {key}: {reason}")
+    return 0
+
+
+def format_report(record: Any) -> str:
+    m = record.metrics
+    lines = [
+        f"{'MHumanEval' if record.protocol['scorer'] == 'mhumaneval' else 'Human judgement'} ({record.benchmark}): {record.n_scored} of {record.n_items} responses judged"
+        + (f", {record.n_unscored} unscored (not judged)" if record.n_unscored else ""),
+        f"  combine={record.protocol['combine']}; 95% Wilson intervals",
+        f"  {'type':<10}{'rate':>8}{'count':>10}   95% CI",
+    ]
+    for label in ("object", "position", "number", "attribute", "action", "other", "all"):
+        v, ci = m.get(label), m["intervals"].get(label)
+        rate = "–" if v is None else f"{100 * v:.1f}%"
+        ival = "" if not ci else f"[{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
+        lines.append(f"  {label:<10}{rate:>8}{m['counts'][label]:>5}/{m['n']:<4}   {ival}")
+    for src, sm in m.get("by_source", {}).items():
+        lines.append(f"  source {src}: All {sm['counts']['all']}/{sm['n']}")
+    for name, am in m.get("per_annotator", {}).items():
+        v = am.get("all")
+        lines.append(
+            f"  annotator {name}: All {am['counts']['all']}/{am['n']}"
+            + ("" if v is None else f" ({100 * v:.1f}%)")
+            + f", {am['segments']} segments"
+        )
+    ag = m.get("agreement", {})
+    if ag.get("method"):
+        k = ag["kappa"].get("all")
+        kind = "Cohen's" if ag["method"] == "cohen" else "Fleiss'"
+        lines.append(
+            f"  agreement: {kind} kappa (All) = {'not computable' if k is None else f'{k:.3f}'} "
+            f"on {ag['kappa_items']} responses; span overlap F1 = "
+            + (
+                "not computable"
+                if ag.get("span_f1_any_type_mean") is None
+                else f"{ag['span_f1_any_type_mean']:.3f}"
+            )
+        )
+    for judge, jm in m.get("judges", {}).items():
+        k = jm["agreement_with_humans"]["cohen_kappa_vs_combined_humans"]["all"]
+        lines.append(
+            f"  judge {judge} (not in the rates above): All {jm['counts']['all']}/{jm['n']}, "
+            f"{len(jm['failed'])} failed; kappa vs humans (All) = "
+            + ("not computable" if k is None else f"{k:.3f}")
+            + f" on {jm['agreement_with_humans']['items']}; proposals accepted "
+            f"{jm['decisions']['accepted']}, rejected {jm['decisions']['rejected']}"
+        )
+    return "\n".join(lines)
