@@ -66,9 +66,9 @@ def add_parser(sub: Any) -> None:
         "appear in the app as proposals. The report keeps judge and human labels apart.",
     )
     j.add_argument("--db", type=Path, required=True)
-    from halbench.cli import _add_judge_flags
+    from halbench.judges.cli import add_judge_flags
 
-    _add_judge_flags(j)
+    add_judge_flags(j)
     j.set_defaults(func=_cmd_prelabel)
 
     e = asub.add_parser("export-ddpo", help="corrections as DDPO preference pairs (JSONL)")
@@ -148,11 +148,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def _cmd_prelabel(args: argparse.Namespace) -> int:
     from halbench.annotate.prelabel import prelabel
-    from halbench.cli import _judge_config
+    from halbench.judges.cli import judge_config
 
     if not args.db.exists():
         raise HalbenchError(f"{args.db}: annotation store not found")
-    done = prelabel(args.db, _judge_config(args, args.db.parent))
+    done = prelabel(args.db, judge_config(args, args.db.parent))
     print(f"judge {done.judge}: {done.labelled} responses labelled, {done.skipped} already were, "
           f"{len(done.failed)} failed (unscored for the judge; run again to retry)")  # fmt: skip
     for item_id, reason in list(done.failed.items())[:20]:
