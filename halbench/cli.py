@@ -613,8 +613,6 @@ def _add_data(sub: Any) -> None:
     )
     prep.add_argument(
         "--images",
-        "--mmhal-images",
-        dest="images",
         type=Path,
         metavar="DIR",
         help="mmhal-bench, mhumaneval: a folder of MMHal-Bench's 96 images",
@@ -747,7 +745,6 @@ def _cmd_data_prepare(args: argparse.Namespace) -> int:
         amber_images=args.amber_images,
         images=args.images,
         judge_prompt_from=args.judge_prompt_from,
-        mmhal_images=args.images,
     )
     print(f"prepared {args.name}: {target}")
     return 0

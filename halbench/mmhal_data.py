@@ -151,11 +151,13 @@ def image_candidates(record: dict[str, Any]) -> list[str]:
     return names
 
 
-def _find_image(directory: Path, record: dict[str, Any]) -> Path | None:
-    for name in image_candidates(record):
-        path = directory / name
-        if path.is_file():
-            return path.resolve()
+def find_image(directory: Path, record: dict[str, Any]) -> Path | None:
+    """The record's image in ``directory`` or ``directory/images`` (the dataset's layout), or None."""
+    for folder in (directory, directory / "images"):
+        for name in image_candidates(record):
+            path = folder / name
+            if path.is_file():
+                return path.resolve()
     return None
 
 
@@ -197,7 +199,7 @@ def prepare_mmhal_bench(
     records = load_template()
     found, missing = [], []
     for rec in records:
-        path = _find_image(Path(images), rec)
+        path = find_image(Path(images), rec)
         if path is None:
             missing.append(f"  {Path(images) / image_candidates(rec)[0]} (or "
                            f"{image_candidates(rec)[-1]}), from {rec.get('image_src')}")  # fmt: skip

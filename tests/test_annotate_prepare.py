@@ -52,7 +52,7 @@ def test_prepare_146_items(objhal50, mmhal_images, tmp_path):
         "mhumaneval",
         data_dir=tmp_path / "d",
         source=objhal50,
-        mmhal_images=mmhal_images,
+        images=mmhal_images,
         expected_blob=blob,
     )
     items = get_benchmark("mhumaneval").load_items(tmp_path / "d")
@@ -70,36 +70,32 @@ def test_prepare_146_items(objhal50, mmhal_images, tmp_path):
 
 def test_the_official_blob_is_checked(objhal50, mmhal_images, tmp_path):
     with pytest.raises(InputError, match=r"git blob [0-9a-f]{40} is not the expected 8a5ee73ff9bf"):
-        data.prepare(
-            "mhumaneval", data_dir=tmp_path / "d", source=objhal50, mmhal_images=mmhal_images
-        )
+        data.prepare("mhumaneval", data_dir=tmp_path / "d", source=objhal50, images=mmhal_images)
     assert not (tmp_path / "d" / "mhumaneval").exists()
 
 
 def test_clear_errors(objhal50, mmhal_images, tmp_path, monkeypatch, capsys):
-    with pytest.raises(HalbenchError, match="--mmhal-images DIR"):
+    with pytest.raises(HalbenchError, match="--images DIR"):
         data.prepare("mhumaneval", data_dir=tmp_path / "d", source=objhal50)
     (mmhal_images / "images" / "df62a56fdc1bb12b.png").unlink()  # template item #0
     with pytest.raises(
         InputError,
         match=r"1 of 96 MMHal-Bench images not found:\n  #0: 7206072054_c53d53b97d_o.jpg",
     ):
-        data.prepare(
-            "mhumaneval", data_dir=tmp_path / "d", source=objhal50, mmhal_images=mmhal_images
-        )
+        data.prepare("mhumaneval", data_dir=tmp_path / "d", source=objhal50, images=mmhal_images)
     (mmhal_images / "images" / "df62a56fdc1bb12b.png").write_bytes(PNG)
     with pytest.raises(
         HalbenchError,
         match=r"RLHF-V/RLAIF-V eval/data/obj_halbench_mhumaneval_data_with_image.jsonl \(git blob 8a5ee73f.*pass that file with --from PATH",
     ):
-        data.prepare("mhumaneval", data_dir=tmp_path / "d", mmhal_images=mmhal_images, offline=True)
+        data.prepare("mhumaneval", data_dir=tmp_path / "d", images=mmhal_images, offline=True)
 
     def no_network(url, dest, **kw):
         raise HalbenchError(f"could not download {url}: <urlopen error network unreachable>")
 
     monkeypatch.setattr(data, "download", no_network)
     code = main(["-q", "data", "prepare", "mhumaneval", "--data-dir", str(tmp_path / "d"),
-                 "--mmhal-images", str(mmhal_images)])  # fmt: skip
+                 "--images", str(mmhal_images)])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 1
     assert (
@@ -125,7 +121,7 @@ def test_a_run_of_mhumaneval_annotated_and_on_the_leaderboard(objhal50, mmhal_im
     from halbench.annotate.store import AnnotationStore
     from halbench.leaderboard.build import build_tables
 
-    data.prepare("mhumaneval", data_dir=tmp_path / "d", source=objhal50, mmhal_images=mmhal_images,
+    data.prepare("mhumaneval", data_dir=tmp_path / "d", source=objhal50, images=mmhal_images,
                  expected_blob=data.git_blob_sha1(objhal50))  # fmt: skip
     items = get_benchmark("mhumaneval").load_items(tmp_path / "d")
     run = tmp_path / "run" / "mhumaneval"

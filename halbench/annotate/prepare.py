@@ -4,7 +4,7 @@
   (images embedded as base64), from ``--from PATH`` or downloaded where online, verified by
   its git blob hash before anything is written;
 - MMHal-Bench's 96 questions from the shipped answer template, with their images from
-  ``--mmhal-images DIR`` (the MMHal-Bench image folder: a file named like the last part of
+  ``--images DIR`` (the MMHal-Bench image folder: a file named like the last part of
   the template's ``image_src`` URL, or ``<image_id>.jpg|.jpeg|.png``, in DIR or DIR/images).
 
 Items: ``objhal-00`` .. ``objhal-49`` then ``mmhal-00`` .. ``mmhal-95`` (template order), each
@@ -23,17 +23,8 @@ from typing import Any
 from halbench.benchmarks import Benchmark
 from halbench.errors import HalbenchError, InputError
 from halbench.io import read_jsonl
+from halbench.mmhal_data import find_image
 from halbench.progress import track
-
-
-def _mmhal_image(directory: Path, rec: dict[str, Any]) -> Path | None:
-    names = [str(rec.get("image_src", "")).rsplit("/", 1)[-1]]
-    names += [f"{rec.get('image_id')}{ext}" for ext in (".jpg", ".jpeg", ".png")]
-    for folder in (directory, directory / "images"):
-        for name in names:
-            if name and (folder / name).is_file():
-                return folder / name
-    return None
 
 
 def prepare_mhumaneval(
@@ -41,7 +32,7 @@ def prepare_mhumaneval(
     out: Path,
     *,
     source: Path | None = None,
-    mmhal_images: Path | None = None,
+    images: Path | None = None,
     offline: bool = False,
     expected_blob: str | None = None,
     **_: Any,
@@ -54,17 +45,17 @@ def prepare_mhumaneval(
     blob = expected_blob or objhal["git_blob"]
     where = f"{objhal['repository']} {objhal['path']} (git blob {blob})"
     # check the MMHal images first: that needs no download
-    if mmhal_images is None:
+    if images is None:
         raise HalbenchError(
-            "mhumaneval: give MMHal-Bench's images with --mmhal-images DIR (the MMHal-Bench "
+            "mhumaneval: give MMHal-Bench's images with --images DIR (the MMHal-Bench "
             "dataset's image folder; files named like the template's image_src URLs)"
         )
-    if not Path(mmhal_images).is_dir():
-        raise InputError(str(mmhal_images), "MMHal-Bench image directory not found")
+    if not Path(images).is_dir():
+        raise InputError(str(images), "MMHal-Bench image directory not found")
     records = json.loads(template.read_text(encoding="utf-8"))
     images, missing = [], []
     for i, rec in enumerate(records):
-        found = _mmhal_image(Path(mmhal_images), rec)
+        found = find_image(Path(images), rec)
         images.append(found)
         if found is None:
             missing.append(
@@ -73,7 +64,7 @@ def prepare_mhumaneval(
     if missing:
         more = f"\n  ... and {len(missing) - 5} more" if len(missing) > 5 else ""
         raise InputError(
-            str(mmhal_images),
+            str(images),
             f"{len(missing)} of {len(records)} MMHal-Bench images not found:\n"
             + "\n".join(missing[:5])
             + more,
@@ -136,7 +127,7 @@ def prepare_mhumaneval(
         "variant": None,
         "source": {
             "object_halbench": {**objhal, "verified_git_blob": got},
-            "mmhal_bench": {**mmhal, "images": str(Path(mmhal_images).resolve())},
+            "mmhal_bench": {**mmhal, "images": str(Path(images).resolve())},
         },
         "items": len(items),
     }
