@@ -53,10 +53,10 @@ def prepare_mhumaneval(
     if not Path(images).is_dir():
         raise InputError(str(images), "MMHal-Bench image directory not found")
     records = json.loads(template.read_text(encoding="utf-8"))
-    images, missing = [], []
+    paths, missing = [], []
     for i, rec in enumerate(records):
         found = find_image(Path(images), rec)
-        images.append(found)
+        paths.append(found)
         if found is None:
             missing.append(
                 f"  #{i}: {rec['image_src'].rsplit('/', 1)[-1]} (image_id {rec['image_id']})"
@@ -110,7 +110,7 @@ def prepare_mhumaneval(
         if isinstance(rec.get("image_id"), int) and not isinstance(rec["image_id"], bool):
             item["image_id"] = rec["image_id"]
         items.append(item)
-    for index, (rec, path) in enumerate(zip(records, images, strict=True)):
+    for index, (rec, path) in enumerate(zip(records, paths, strict=True)):
         assert path is not None
         name = f"mmhal_{index:02d}{path.suffix.lower()}"
         shutil.copyfile(path, out / "images" / name)
