@@ -176,8 +176,9 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
-    """Read a YAML config; ``data``, ``model`` (if it exists there) and ``output_dir`` stay as given
-    unless relative, in which case data and a local model are resolved against the config's folder."""
+    """Read a YAML config and apply ``overrides``. A relative ``data`` path is resolved against
+    the config file's folder (so shipped configs find their data); ``model`` and
+    ``output_dir`` are used as given (relative to the working directory)."""
     try:
         import yaml
     except ImportError:
@@ -193,10 +194,10 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Tr
         raise InputError(str(p), f"invalid YAML: {exc}") from None
     if not isinstance(values, dict):
         raise InputError(str(p), "the config must be a mapping of field: value")
-    values = {**values, **(overrides or {})}
     base = p.resolve().parent
     if isinstance(values.get("data"), str) and not Path(values["data"]).is_absolute():
-        values["data"] = str(base / values["data"])
+        values["data"] = str((base / values["data"]).resolve())
+    values = {**values, **(overrides or {})}  # overrides: relative to the working directory
     return from_dict(values, str(p))
 
 

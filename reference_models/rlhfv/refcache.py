@@ -57,7 +57,9 @@ def write_shard(path: Path, meta: dict[str, Any], pairs: Sequence[EncodedPair], 
         tensors[f"{side}_logps"], _ = _flat(vals, torch.float32)
     tmp = path.with_suffix(".tmp")
     save_file(
-        tensors, str(tmp), metadata={"format": FORMAT, "meta": json.dumps(meta, sort_keys=True)}
+        tensors,
+        str(tmp),
+        metadata={"halbench": json.dumps({"format": FORMAT, **meta}, sort_keys=True)},
     )
     os.replace(tmp, path)
 
@@ -66,7 +68,9 @@ def read_shard(path: Path, meta: dict[str, Any], pairs: Sequence[EncodedPair], f
     from safetensors import safe_open
 
     with safe_open(str(path), framework="pt") as f:
-        stored = json.loads((f.metadata() or {}).get("meta", "{}"))
+        stored = json.loads((f.metadata() or {}).get("halbench", "{}"))
+        if stored.pop("format", None) != FORMAT:
+            raise InputError(str(path), f"not a {FORMAT} file")
         for k in sorted(set(meta) | set(stored)):
             if stored.get(k) != meta.get(k):
                 raise InputError(str(path), f"reference cache made with {k}={stored.get(k)!r}, now {meta.get(k)!r}", field=k)  # fmt: skip
