@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 from pathlib import Path
@@ -128,7 +127,7 @@ def tiny_bits(tiny_model):
     torch = pytest.importorskip("torch")
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    from reference_models.rlhfv.inputs import DiffSettings, EncodeSettings, Encoder
+    from reference_models.rlhfv.inputs import DiffSettings, Encoder, EncodeSettings
 
     processor = AutoProcessor.from_pretrained(tiny_model)
     model = AutoModelForImageTextToText.from_pretrained(tiny_model, dtype=torch.float32).eval()
@@ -173,7 +172,7 @@ def test_collate_aligns_weights_with_shifted_labels(tiny_bits):
 def test_prompt_longer_than_max_length_is_an_error(tiny_bits):
     _, _, enc, recs = tiny_bits
     from halbench.errors import HalbenchError
-    from reference_models.rlhfv.inputs import DiffSettings, EncodeSettings, Encoder
+    from reference_models.rlhfv.inputs import DiffSettings, Encoder, EncodeSettings
 
     short = Encoder(enc.processor, EncodeSettings(max_length=10), DiffSettings())
     with pytest.raises(HalbenchError, match="image tokens are never truncated"):
