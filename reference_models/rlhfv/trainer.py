@@ -145,6 +145,10 @@ def train(cfg: TrainConfig, *, command: list[str] | None = None) -> Path:
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     t_start = time.perf_counter()
+    if not progress.is_enabled():  # keep transformers' own bars quiet too (-q, tests)
+        import transformers
+
+        transformers.utils.logging.disable_progress_bar()
     beta, gamma = cfg.resolved()
     from accelerate import PartialState
 
@@ -343,7 +347,7 @@ def _write_record(cfg: TrainConfig, out: Path, data: Any, fingerprint: str, beta
         "resumed_from": str(resume) if resume else None,
         "loss_curve": _curve_summary(out),
         "versions": {"halbench": halbench_version(), "git_revision": rev, "git_dirty": dirty,
-                     **package_versions(("accelerate", "peft", "safetensors", "trl", "datasets"))},
+                     **package_versions(("torch", "transformers", "accelerate", "peft", "safetensors", "trl", "datasets"))},
         "command": command,
         "duration_s": round(seconds, 3),
     }  # fmt: skip

@@ -1,0 +1,106 @@
+"""DDPO training on the tiny offline model (CPU): learning, a pinned loss curve, resume, scoring."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from halbench.cli import main
+
+PKG = Path(__file__).resolve().parents[1] / "reference_models" / "rlhfv"
+TINY = PKG / "configs" / "tiny.yaml"
+PINNED = Path(__file__).parent / "data" / "ddpo_tiny_curve.json"
+
+pytest.importorskip("accelerate")
+
+
+def _train(out: Path, model: Path, cache: Path, *extra: str) -> Path:
+    args = ["-q", "train", "ddpo", "--config", str(TINY), "--output-dir", str(out),
+            "--set", f"model={model}", "--set", f"ref_cache_dir={cache}", "--set", "tensorboard=false", *extra]  # fmt: skip
+    assert main(args) == 0
+    return out
+
+
+def _log(out: Path) -> list[dict]:
+    return [json.loads(x) for x in (out / "train_log.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_model, tmp_path_factory):
+    base = tmp_path_factory.mktemp("ddpo")
+    return _train(base / "full", tiny_model, base / "ref"), base
+
+
+def test_training_lowers_loss_and_raises_reward_accuracy(trained):
+    out, _ = trained
+    rows = _log(out)
+    assert [r["step"] for r in rows] == list(range(1, 25))  # 24 pairs / 8 per step x 8 epochs
+    assert rows[0]["loss"] == pytest.approx(math.log(2), abs=1e-5)  # policy == reference at step 0
+    assert rows[0]["rewards/accuracies"] == 0.0 and rows[0]["lr"] == 0.0
+    first, last = rows[:4], rows[-4:]
+    mean = lambda rs, k: sum(r[k] for r in rs) / len(rs)  # noqa: E731
+    assert mean(last, "loss") < mean(first, "loss") - 0.1
+    assert mean(last, "rewards/accuracies") > mean(first, "rewards/accuracies") + 0.5
+    assert mean(last, "rewards/margins") > 0.2
+    assert mean(last, "logps/chosen") - mean(last, "logps/ref_chosen") > mean(last, "logps/rejected") - mean(last, "logps/ref_rejected")  # fmt: skip
+    rec = json.loads((out / "train_record.json").read_text())
+    assert rec["resolved"] == {"loss": "ddpo-paper", "beta": 0.5, "gamma": 5.0}
+    assert rec["data"]["n_pairs"] == 24 and len(rec["data"]["checksum"]) == 64
+    assert rec["base_model"]["fingerprint"].startswith("sha256:")
+    assert rec["loss_curve"]["last_loss"] == rows[-1]["loss"]
+    assert rec["reference_cache"]["computed"] == 1 and "torch" in rec["versions"]
+
+
+def test_pinned_loss_curve(trained):
+    """Catches silent changes to the loss, the diff, tokenization, the schedule or the data order.
+
+    To re-pin after a deliberate change: delete tests/data/ddpo_tiny_curve.json and rerun."""
+    out, _ = trained
+    losses = [round(r["loss"], 6) for r in _log(out)]
+    if not PINNED.exists():
+        PINNED.write_text(json.dumps({"config": "reference_models/rlhfv/configs/tiny.yaml", "loss": losses}, indent=1) + "\n")  # fmt: skip
+        pytest.skip("pinned the curve (first run)")
+    pinned = json.loads(PINNED.read_text())["loss"]
+    assert losses == pytest.approx(pinned, abs=2e-4)
+
+
+def test_resume_gives_the_same_final_weights(trained, tiny_model):
+    torch = pytest.importorskip("torch")
+    from safetensors.torch import load_file
+
+    out, base = trained
+    ck = out / "checkpoints" / "step-8"
+    assert (ck / "trainer_state.json").exists()
+    resumed = _train(base / "resumed", tiny_model, base / "ref", "--resume-from", str(ck))
+    a, b = load_file(out / "model.safetensors"), load_file(resumed / "model.safetensors")
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    rows = _log(resumed)
+    assert rows[0]["step"] == 9 and rows == _log(out)[8:]
+    rec = json.loads((resumed / "train_record.json").read_text())
+    assert rec["resumed_from"] == str(ck) and rec["reference_cache"]["reused"] == 1
+    base_w = load_file(Path(tiny_model) / "model.safetensors")
+    assert any(not torch.equal(base_w[k], a[k]) for k in a)  # training did change the weights
+
+
+def test_trained_checkpoint_is_scored_by_halbench_run(trained, tmp_path):
+    out, _ = trained
+    assert main(["-q", "run", "--model", str(out), "--benchmarks", "demo", "--out", str(tmp_path / "r")]) == 0  # fmt: skip
+    res = json.loads((tmp_path / "r" / "demo" / "result.json").read_text())
+    assert res["n_items"] == 6 and res["n_scored"] == 6
+
+
+def test_lora_and_bad_config(tiny_model, tmp_path, capsys):
+    pytest.importorskip("peft")
+    out = _train(tmp_path / "lora", tiny_model, tmp_path / "ref", "--set", "lora=true",
+                 "--set", "lora_r=4", "--set", "max_steps=3", "--set", "learning_rate=0.01")  # fmt: skip
+    from transformers import AutoModelForImageTextToText
+
+    model = AutoModelForImageTextToText.from_pretrained(out)  # merged: plain checkpoint
+    assert not any("lora" in n for n, _ in model.named_parameters())
+    assert _log(out)[-1]["step"] == 3
+    code = main(["-q", "train", "ddpo", "--config", str(TINY), "--set", "gama=2"])
+    assert code == 1 and "unknown field 'gama' (did you mean 'gamma'?)" in capsys.readouterr().err
