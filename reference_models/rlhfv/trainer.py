@@ -12,6 +12,7 @@ import json
 import math
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -136,8 +137,17 @@ def _find_resume(cfg: TrainConfig, out: Path) -> Path | None:
     return p
 
 
-def train(cfg: TrainConfig, *, command: list[str] | None = None) -> Path:
-    """Train; return the output directory (final checkpoint + train_record.json)."""
+def train(
+    cfg: TrainConfig,
+    *,
+    command: list[str] | None = None,
+    on_step: Callable[[dict[str, Any]], None] | None = None,
+) -> Path:
+    """Train; return the output directory (final checkpoint + train_record.json).
+
+    ``on_step`` (optional) is called with ``{"step": n, "event": "begin"}`` just before the first
+    step and then with each step's log row right after its optimizer step (perf/bench_ddpo.py
+    times steps and samples memory with it)."""
     require_train()
     import torch
     from accelerate import Accelerator
@@ -250,6 +260,8 @@ def train(cfg: TrainConfig, *, command: list[str] | None = None) -> Path:
         g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
         return torch.randperm(len(records), generator=g).tolist()
 
+    if on_step is not None:
+        on_step({"step": step, "event": "begin"})
     bar = progress.track(range(step, total), total=total - step, desc="DDPO", unit="step")
     for step in bar:
         epoch, pos = divmod(step, steps_per_epoch)
@@ -277,6 +289,8 @@ def train(cfg: TrainConfig, *, command: list[str] | None = None) -> Path:
         sums = accelerator.reduce(sums.to(device), reduction="mean").cpu() / len(micros)
         row = {"step": step + 1, "epoch": epoch + (pos + 1) / steps_per_epoch, "lr": lr}
         row.update({k: float(sums[i]) for i, k in enumerate(_METRICS)})
+        if on_step is not None:
+            on_step(row)
         if (step + 1) % cfg.logging_steps == 0 or step + 1 == total:
             logger.log(row)
         if cfg.save_steps and (step + 1) % cfg.save_steps == 0 and step + 1 < total:
