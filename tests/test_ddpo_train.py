@@ -93,10 +93,16 @@ def test_trained_checkpoint_is_scored_by_halbench_run(trained, tmp_path):
     assert res["n_items"] == 6 and res["n_scored"] == 6
 
 
-def test_lora_and_bad_config(tiny_model, tmp_path, capsys):
+def test_lora_new_gamma_reuses_the_reference_cache_and_bad_config(
+    trained, tiny_model, tmp_path, capsys
+):
     pytest.importorskip("peft")
-    out = _train(tmp_path / "lora", tiny_model, tmp_path / "ref", "--set", "lora=true",
-                 "--set", "lora_r=4", "--set", "max_steps=3", "--set", "learning_rate=0.01")  # fmt: skip
+    _, base = trained
+    out = _train(tmp_path / "lora", tiny_model, base / "ref", "--set", "lora=true", "--set", "lora_r=4",
+                 "--set", "max_steps=3", "--set", "learning_rate=0.01", "--set", "gamma=2")  # fmt: skip
+    rec = json.loads((out / "train_record.json").read_text())
+    assert rec["resolved"]["gamma"] == 2.0
+    assert (rec["reference_cache"]["computed"], rec["reference_cache"]["reused"]) == (0, 1)
     from transformers import AutoModelForImageTextToText
 
     model = AutoModelForImageTextToText.from_pretrained(out)  # merged: plain checkpoint
@@ -104,3 +110,26 @@ def test_lora_and_bad_config(tiny_model, tmp_path, capsys):
     assert _log(out)[-1]["step"] == 3
     code = main(["-q", "train", "ddpo", "--config", str(TINY), "--set", "gama=2"])
     assert code == 1 and "unknown field 'gama' (did you mean 'gamma'?)" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_accelerate_launch_two_processes_matches_one(trained, tiny_model, tmp_path):
+    """DDP (gloo, 2 CPU processes, 4 pairs each) == 1 process with 2 accumulation steps."""
+    import os
+    import subprocess
+    import sys
+
+    out, base = trained
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2",
+           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+           "-m", "halbench", "-q", "train", "ddpo", "--config", str(TINY), "--output-dir", str(tmp_path / "ddp"),
+           "--set", f"model={tiny_model}", "--set", f"ref_cache_dir={tmp_path / 'ref'}", "--set", "tensorboard=false",
+           "--set", "save_steps=0"]  # fmt: skip
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    one = [r["loss"] for r in _log(out)]
+    two = [r["loss"] for r in _log(tmp_path / "ddp")]
+    assert two == pytest.approx(one, abs=1e-6)
+    rec = json.loads((tmp_path / "ddp" / "train_record.json").read_text())
+    assert rec["reference_cache"]["shards"] == 1
