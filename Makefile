@@ -37,6 +37,7 @@ perf: setup
 	$(BIN)/python perf/bench_run.py
 	$(BIN)/python perf/bench_vqa.py
 	$(BIN)/python perf/bench_judge.py
+	$(BIN)/python perf/bench_ddpo.py
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info .pytest_cache

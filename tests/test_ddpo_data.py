@@ -210,3 +210,10 @@ def test_reference_cache_roundtrip_validation_and_resume(tmp_path, tiny_bits):
     with pytest.raises(InputError, match="row 3: cached rejected token ids differ"):
         refcache.load_or_compute(d, meta, pairs, compute, shard_size=2)
     shutil.rmtree(d)
+
+
+def test_docs_config_reference_is_current():
+    from reference_models.rlhfv.config import config_reference
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "ddpo.md").read_text()
+    assert config_reference() in doc, "regenerate the table in docs/ddpo.md from config_reference()"

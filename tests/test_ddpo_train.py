@@ -108,7 +108,7 @@ def test_lora_new_gamma_reuses_the_reference_cache_and_bad_config(
     model = AutoModelForImageTextToText.from_pretrained(out)  # merged: plain checkpoint
     assert not any("lora" in n for n, _ in model.named_parameters())
     assert _log(out)[-1]["step"] == 3
-    code = main(["-q", "train", "ddpo", "--config", str(TINY), "--set", "gama=2"])
+    code = main(["-q", "train", "ddpo", "--config", "tiny", "--set", "gama=2"])  # shipped, by name
     assert code == 1 and "unknown field 'gama' (did you mean 'gamma'?)" in capsys.readouterr().err
 
 

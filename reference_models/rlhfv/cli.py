@@ -15,7 +15,7 @@ Many GPUs: accelerate launch --config_file reference_models/rlhfv/configs/accele
              -m halbench train ddpo --config CONFIG.yaml   (also ddp.yaml, fsdp.yaml, zero3.yaml)
 
 examples:
-  halbench train ddpo --config reference_models/rlhfv/configs/tiny.yaml
+  halbench train ddpo --config tiny        (= reference_models/rlhfv/configs/tiny.yaml)
   halbench train ddpo --config my.yaml --output-dir runs/ddpo --set gamma=3 --set lora=true
   halbench run --model runs/ddpo --benchmarks demo"""
 
@@ -33,7 +33,10 @@ def add_parser(sub: Any) -> None:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    d.add_argument("--config", help="YAML config (see docs/ddpo.md)")
+    d.add_argument(
+        "--config",
+        help="YAML config (see docs/ddpo.md), or the name of a shipped one: tiny, rlhfv-paper",
+    )
     d.add_argument("--output-dir", help="override output_dir")
     d.add_argument("--resume-from", help="override resume_from (a checkpoint dir or 'latest')")
     d.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -57,7 +60,11 @@ def _cmd_train_ddpo(args: argparse.Namespace) -> int:
         overrides["output_dir"] = args.output_dir
     if args.resume_from:
         overrides["resume_from"] = args.resume_from
-    cfg = load_config(args.config, overrides)
+    config = Path(args.config)
+    shipped = configs_dir() / f"{args.config}.yaml"
+    if not config.exists() and shipped.exists():  # `--config tiny`: a shipped config by name
+        config = shipped
+    cfg = load_config(config, overrides)
     from reference_models.rlhfv.trainer import train
 
     out = train(cfg, command=sys.argv[:])
