@@ -29,7 +29,7 @@ class TrainConfig:
         "", "base (SFT) checkpoint: a local directory or a hub id; it is also the reference model"
     )
     build_tiny_if_missing: bool = _f(False, "if `model` is a path that does not exist, build halbench's tiny offline LLaVA there first (for configs/tiny.yaml)")  # fmt: skip
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = _f("auto", "weights dtype when loading: auto = bfloat16 on a GPU that supports it, else float32")  # fmt: skip
+    dtype: Literal["float32", "bfloat16", "float16"] = _f("float32", "dtype of the trained (master) weights; keep float32 and use mixed_precision for bf16 compute: in bfloat16 weights, updates at lr 5e-7 are mostly rounded away")  # fmt: skip
     attn_implementation: str | None = _f(None, "eager, sdpa or flash_attention_2; None = transformers' default")  # fmt: skip
     trust_remote_code: bool = _f(False, "allow custom model code from the checkpoint (off unless you ask)")  # fmt: skip
     gradient_checkpointing: bool = _f(False, "trade compute for activation memory")

@@ -84,9 +84,6 @@ def _mixed_precision(cfg: TrainConfig) -> str:
 def _load_dtype(cfg: TrainConfig) -> Any:
     import torch
 
-    if cfg.dtype == "auto":
-        ok = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-        return torch.bfloat16 if ok else torch.float32
     return getattr(torch, cfg.dtype)
 
 
@@ -243,6 +240,11 @@ def train(
     total = cfg.max_steps or steps_per_epoch * cfg.epochs
     warmup = int(math.ceil(cfg.warmup_ratio * total))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg.lr_scheduler, warmup, total))  # fmt: skip
+    ds_plugin = getattr(accelerator.state, "deepspeed_plugin", None)
+    if ds_plugin is not None:  # no dataloader is prepared: tell DeepSpeed the batch geometry
+        ds_plugin.deepspeed_config["train_micro_batch_size_per_gpu"] = cfg.per_device_batch_size
+        ds_plugin.deepspeed_config["gradient_accumulation_steps"] = grad_acc
+        ds_plugin.deepspeed_config["gradient_clipping"] = cfg.max_grad_norm or 0.0
     model, optimizer = accelerator.prepare(model, optimizer)
     accelerator.register_for_checkpointing(scheduler)  # stepped by us, once per optimizer step
 
@@ -260,10 +262,11 @@ def train(
         g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
         return torch.randperm(len(records), generator=g).tolist()
 
+    first_step = step
     if on_step is not None:
-        on_step({"step": step, "event": "begin"})
-    bar = progress.track(range(step, total), total=total - step, desc="DDPO", unit="step")
-    for step in bar:
+        on_step({"step": first_step, "event": "begin"})
+    bar = progress.Bar(total - first_step, desc="DDPO", unit="step")
+    for step in range(first_step, total):
         epoch, pos = divmod(step, steps_per_epoch)
         batch_idx = order(epoch)[pos * cfg.global_batch_size : (pos + 1) * cfg.global_batch_size]
         mine = batch_idx[rank::world]
@@ -291,10 +294,12 @@ def train(
         row.update({k: float(sums[i]) for i, k in enumerate(_METRICS)})
         if on_step is not None:
             on_step(row)
+        bar.update(1, loss=row["loss"], acc=row["rewards/accuracies"], margin=row["rewards/margins"], lr=lr)  # fmt: skip
         if (step + 1) % cfg.logging_steps == 0 or step + 1 == total:
             logger.log(row)
         if cfg.save_steps and (step + 1) % cfg.save_steps == 0 and step + 1 < total:
             _save_checkpoint(accelerator, out, step + 1, cfg.save_total_limit)
+    bar.close()
     logger.close()
 
     # -- final checkpoint: model + processor, loadable by `halbench run --model`
