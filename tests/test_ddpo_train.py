@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import pytest
@@ -72,16 +73,21 @@ def test_resume_gives_the_same_final_weights(trained, tiny_model):
     from safetensors.torch import load_file
 
     out, base = trained
-    ck = out / "checkpoints" / "step-8"
+    ck = out / "checkpoints" / "step-16"
     assert (ck / "trainer_state.json").exists()
-    resumed = _train(base / "resumed", tiny_model, base / "ref", "--resume-from", str(ck))
+    # an interrupted run: its output dir as it was, minus the final model; log lines past step 16
+    resumed = base / "resumed"
+    shutil.copytree(out, resumed)
+    (resumed / "model.safetensors").unlink()
+    _train(resumed, tiny_model, base / "ref", "--resume-from", "latest")
     a, b = load_file(out / "model.safetensors"), load_file(resumed / "model.safetensors")
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
     rows = _log(resumed)
-    assert rows[0]["step"] == 9 and rows == _log(out)[8:]
+    assert rows == _log(out)  # lines 1-16 kept from before, 17-24 written after resuming
     rec = json.loads((resumed / "train_record.json").read_text())
-    assert rec["resumed_from"] == str(ck) and rec["reference_cache"]["reused"] == 1
+    assert rec["resumed_from"] == str(resumed / "checkpoints" / "step-16")
+    assert rec["reference_cache"]["reused"] == 1
     base_w = load_file(Path(tiny_model) / "model.safetensors")
     assert any(not torch.equal(base_w[k], a[k]) for k in a)  # training did change the weights
 

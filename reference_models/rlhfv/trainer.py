@@ -255,7 +255,7 @@ def train(
         step = json.loads((resume / "trainer_state.json").read_text())["step"]
     out.mkdir(parents=True, exist_ok=True)
     logger = JsonlLogger(out / "train_log.jsonl", step, main, cfg.tensorboard)
-    if data.bad and main:
+    if data.bad and main and step == 0:
         logger.log({"step": 0, "event": "skipped_bad_records", "records": [dataclasses.asdict(b) for b in data.bad]})  # fmt: skip
 
     def order(epoch: int) -> list[int]:
