@@ -116,6 +116,8 @@ def test_lora_new_gamma_reuses_the_reference_cache_and_bad_config(
     assert _log(out)[-1]["step"] == 3
     code = main(["-q", "train", "ddpo", "--config", "tiny", "--set", "gama=2"])  # shipped, by name
     assert code == 1 and "unknown field 'gama' (did you mean 'gamma'?)" in capsys.readouterr().err
+    again = ["-q", "train", "ddpo", "--config", "tiny", "--output-dir", str(out), "--set", f"model={tiny_model}"]  # fmt: skip
+    assert main(again) == 1 and "already holds a run" in capsys.readouterr().err
 
 
 @pytest.mark.slow

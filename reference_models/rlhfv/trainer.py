@@ -166,6 +166,11 @@ def train(
     accelerator = Accelerator(mixed_precision=_mixed_precision(cfg), gradient_accumulation_steps=grad_acc)  # fmt: skip
     rank, main = accelerator.process_index, accelerator.is_main_process
     out = Path(cfg.output_dir)
+    held = [
+        n for n in ("train_record.json", "train_log.jsonl", "checkpoints") if (out / n).exists()
+    ]
+    if held and not cfg.resume_from and not cfg.overwrite_output_dir:
+        raise HalbenchError(f"{out} already holds a run ({', '.join(held)}): resume it (--resume-from latest), choose another --output-dir, or set overwrite_output_dir: true")  # fmt: skip
     set_seed(cfg.seed)
 
     model_path = Path(cfg.model)
