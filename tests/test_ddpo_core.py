@@ -199,3 +199,10 @@ def test_scale_invariance_of_the_paper_variant():
     a, _ = ddpo_loss(pol, ref, w, n_pairs=1, variant="ddpo-paper", beta=0.5)
     b, _ = ddpo_loss(pol, ref, w * 3.7, n_pairs=1, variant="ddpo-paper", beta=0.5)
     assert a.item() == pytest.approx(b.item(), rel=1e-12)
+
+
+def test_optional_sft_term_uses_the_same_score():
+    pol, ref, w = _fixture()
+    base, _ = ddpo_loss(pol, ref, w, n_pairs=1, variant="ddpo-paper", beta=0.5)
+    with_sft, _ = ddpo_loss(pol, ref, w, n_pairs=1, variant="ddpo-paper", beta=0.5, sft_weight=0.3)
+    assert with_sft.item() == pytest.approx(base.item() - 0.3 * (-5.5 / 7), rel=1e-12)
