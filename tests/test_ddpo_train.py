@@ -48,7 +48,8 @@ def test_training_lowers_loss_and_raises_reward_accuracy(trained):
     assert mean(last, "rewards/margins") > 0.2
     assert mean(last, "logps/chosen") - mean(last, "logps/ref_chosen") > mean(last, "logps/rejected") - mean(last, "logps/ref_rejected")  # fmt: skip
     rec = json.loads((out / "train_record.json").read_text())
-    assert rec["resolved"] == {"loss": "ddpo-paper", "beta": 0.5, "gamma": 5.0}
+    assert rec["resolved"] == {"loss": "ddpo-paper", "beta": 0.5, "gamma": 5.0, "mixed_precision": "no",
+                               "processes": 1, "gradient_accumulation_steps": 2, "steps": 24}  # fmt: skip
     assert rec["data"]["n_pairs"] == 24 and len(rec["data"]["checksum"]) == 64
     assert rec["base_model"]["fingerprint"].startswith("sha256:")
     assert rec["loss_curve"]["last_loss"] == rows[-1]["loss"]
@@ -141,3 +142,19 @@ def test_accelerate_launch_two_processes_matches_one(trained, tiny_model, tmp_pa
     assert two == pytest.approx(one, abs=1e-6)
     rec = json.loads((tmp_path / "ddp" / "train_record.json").read_text())
     assert rec["reference_cache"]["shards"] == 1
+
+
+@pytest.mark.gpu
+def test_bf16_training_on_gpu_starts_at_ln2(tiny_model, tmp_path):
+    torch = pytest.importorskip("torch")
+    if not (torch.cuda.is_available() and torch.cuda.is_bf16_supported()):
+        pytest.skip("needs a CUDA GPU with bf16")
+    out = _train(tmp_path / "gpu", tiny_model, tmp_path / "ref", "--set", "mixed_precision=auto",
+                 "--set", "max_steps=4", "--set", "save_steps=0")  # fmt: skip
+    rows = _log(out)
+    rec = json.loads((out / "train_record.json").read_text())
+    assert rec["resolved"]["mixed_precision"] == "bf16"
+    assert rows[0]["loss"] == pytest.approx(
+        math.log(2), abs=1e-2
+    )  # cached reference in bf16 autocast
+    assert all(math.isfinite(r["loss"]) for r in rows)

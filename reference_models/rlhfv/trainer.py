@@ -318,7 +318,8 @@ def train(
         unwrapped.config.use_cache = True
         unwrapped.save_pretrained(out, state_dict=state, safe_serialization=True)
         processor.save_pretrained(out)
-        _write_record(cfg, out, data, fingerprint, beta, gamma, ref_dir, ref_stats, resume, command, time.perf_counter() - t_start)  # fmt: skip
+        geometry = {"mixed_precision": _mixed_precision(cfg), "processes": world, "gradient_accumulation_steps": grad_acc, "steps": total}  # fmt: skip
+        _write_record(cfg, out, data, fingerprint, beta, gamma, ref_dir, ref_stats, resume, command, time.perf_counter() - t_start, geometry)  # fmt: skip
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return out
@@ -355,7 +356,7 @@ def _curve_summary(out: Path) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _write_record(cfg: TrainConfig, out: Path, data: Any, fingerprint: str, beta: float, gamma: float, ref_dir: Path, ref_stats: dict[str, int], resume: Path | None, command: list[str] | None, seconds: float) -> None:  # fmt: skip
+def _write_record(cfg: TrainConfig, out: Path, data: Any, fingerprint: str, beta: float, gamma: float, ref_dir: Path, ref_stats: dict[str, int], resume: Path | None, command: list[str] | None, seconds: float, extra: dict[str, Any]) -> None:  # fmt: skip
     from halbench.provenance import git_revision, halbench_version, now_utc, package_versions
 
     rev, dirty = git_revision()
@@ -363,7 +364,7 @@ def _write_record(cfg: TrainConfig, out: Path, data: Any, fingerprint: str, beta
         "kind": "halbench-ddpo-train-record/1",
         "created_at": now_utc(),
         "config": dataclasses.asdict(cfg),
-        "resolved": {"loss": cfg.loss, "beta": beta, "gamma": gamma},
+        "resolved": {"loss": cfg.loss, "beta": beta, "gamma": gamma, **extra},
         "data": {"source": data.source, "checksum": data.checksum, "n_pairs": len(data.records),
                  "skipped_bad_records": [dataclasses.asdict(b) for b in data.bad]},
         "base_model": {"model": cfg.model, "fingerprint": fingerprint},
