@@ -217,3 +217,35 @@ def test_docs_config_reference_is_current():
 
     doc = (Path(__file__).resolve().parents[1] / "docs" / "ddpo.md").read_text()
     assert config_reference() in doc, "regenerate the table in docs/ddpo.md from config_reference()"
+
+
+def test_full_sequence_diff_scope(tiny_bits):
+    """Strict-parity scope (whole sequence minus token 0): same weights on short sequences, where
+    autojunk is inactive; on 200+ tokens popular prompt tokens (image placeholders) change it."""
+    _, _, enc, recs = tiny_bits
+    from reference_models.rlhfv.diff import corrected_positions
+    from reference_models.rlhfv.inputs import DiffSettings, Encoder
+
+    full = Encoder(enc.processor, enc.settings, DiffSettings(scope="full"))
+    for rec in recs[:6]:
+        a, b = enc.encode_pair(rec), full.encode_pair(rec)
+        assert (a.chosen_corrected, a.rejected_corrected) == (b.chosen_corrected, b.rejected_corrected)  # fmt: skip
+        prompt = enc.prompt_inputs(rec)["input_ids"][0].tolist()
+        off = len(prompt) - 1
+        rp, cp = corrected_positions((prompt + a.rejected_ids)[1:], (prompt + a.chosen_ids)[1:])
+        assert [k - off for k in cp] == b.chosen_corrected and min(rp + cp) >= off
+
+
+def test_full_scope_keeps_a_short_common_start_unweighted(tiny_bits):
+    _, _, enc, recs = tiny_bits
+    from dataclasses import replace
+
+    from reference_models.rlhfv.inputs import DiffSettings, Encoder
+
+    rec = replace(recs[0], chosen="The image shows a red stop sign.", rejected="The picture has a dog and a cat.")  # fmt: skip
+    a = enc.encode_pair(rec)
+    b = Encoder(enc.processor, enc.settings, DiffSettings(scope="full")).encode_pair(rec)
+    shared = next(k for k, (x, y) in enumerate(zip(a.chosen_ids, a.rejected_ids)) if x != y)
+    assert 0 < shared < 3  # a common start shorter than min_match
+    assert a.chosen_corrected[0] == 0 and a.rejected_corrected[0] == 0  # dropped match: weighted
+    assert b.chosen_corrected[0] == shared and b.rejected_corrected[0] == shared  # joins the prompt

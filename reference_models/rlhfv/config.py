@@ -47,6 +47,7 @@ class TrainConfig:
     min_match: int = _f(3, "diff: matching runs shorter than this many tokens are dropped (released code: 3)")  # fmt: skip
     autojunk: bool = _f(True, "diff: difflib's autojunk heuristic (released code: on)")
     edit_policy: Literal["substitutions", "all_edits"] = _f("substitutions", "diff: weight only gaps non-empty on both sides (released code) or every edit, insertions and deletions too")  # fmt: skip
+    diff_scope: Literal["completion", "full"] = _f("completion", "diff: the completion token ids (spec's recommendation) or, for parity with the released code, the whole prompt+completion sequence minus its first token (differs when the responses share fewer than min_match tokens at the start, and through autojunk on 200+ tokens)")  # fmt: skip
     sft_weight: float = _f(0.0, "weight of the optional SFT term (minus the chosen score), off in the released code")  # fmt: skip
     # optimisation
     learning_rate: float = _f(5e-7, "peak learning rate (AdamW)")

@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
 
 from halbench.errors import HalbenchError
 from reference_models.rlhfv.data import PreferenceRecord
@@ -43,6 +43,7 @@ class DiffSettings:
     min_match: int = 3
     autojunk: bool = True
     edit_policy: EditPolicy = "substitutions"
+    scope: Literal["completion", "full"] = "completion"  # full: prompt+completion minus token 0
 
 
 @dataclass
@@ -99,10 +100,18 @@ class Encoder:
         c = self.completion_ids(rec.question, rec.chosen)
         r = self.completion_ids(rec.question, rec.rejected)
         d = self.diff
-        rp, cp = corrected_positions(
-            r, c, min_match=d.min_match, autojunk=d.autojunk, edit_policy=d.edit_policy
+        opts = {"min_match": d.min_match, "autojunk": d.autojunk, "edit_policy": d.edit_policy}
+        if d.scope == "completion":
+            rp, cp = corrected_positions(r, c, **opts)
+            return EncodedPair(c, r, cp, rp)
+        # strict parity with the released code: the whole sequence minus its first token (so
+        # autojunk's popularity threshold sees the prompt and image tokens too)
+        prompt = self.prompt_inputs(rec)["input_ids"][0].tolist()
+        off = len(prompt) - 1
+        rp, cp = corrected_positions((prompt + r)[1:], (prompt + c)[1:], **opts)
+        return EncodedPair(
+            c, r, [k - off for k in cp if k >= off], [k - off for k in rp if k >= off]
         )
-        return EncodedPair(c, r, cp, rp)
 
     def prompt_inputs(self, rec: PreferenceRecord) -> dict[str, Any]:
         return self.processor(

@@ -183,7 +183,7 @@ def train(
     data = load_preferences(cfg.data, fmt=cfg.data_format, bad_records=cfg.bad_records)
     processor = AutoProcessor.from_pretrained(cfg.model, trust_remote_code=cfg.trust_remote_code)
     enc_settings = EncodeSettings(cfg.max_length, cfg.append_eos, cfg.prompt_special_tokens)
-    encoder = Encoder(processor, enc_settings, DiffSettings(cfg.min_match, cfg.autojunk, cfg.edit_policy))  # fmt: skip
+    encoder = Encoder(processor, enc_settings, DiffSettings(cfg.min_match, cfg.autojunk, cfg.edit_policy, cfg.diff_scope))  # fmt: skip
     records = data.records
     pairs = [encoder.encode_pair(r) for r in progress.track(records, desc="tokenize + diff", unit="pair")]  # fmt: skip
     fingerprint = model_fingerprint(cfg.model)
