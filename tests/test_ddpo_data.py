@@ -245,7 +245,9 @@ def test_full_scope_keeps_a_short_common_start_unweighted(tiny_bits):
     rec = replace(recs[0], chosen="The image shows a red stop sign.", rejected="The picture has a dog and a cat.")  # fmt: skip
     a = enc.encode_pair(rec)
     b = Encoder(enc.processor, enc.settings, DiffSettings(scope="full")).encode_pair(rec)
-    shared = next(k for k, (x, y) in enumerate(zip(a.chosen_ids, a.rejected_ids)) if x != y)
+    shared = next(
+        k for k, (x, y) in enumerate(zip(a.chosen_ids, a.rejected_ids, strict=False)) if x != y
+    )
     assert 0 < shared < 3  # a common start shorter than min_match
     assert a.chosen_corrected[0] == 0 and a.rejected_corrected[0] == 0  # dropped match: weighted
     assert b.chosen_corrected[0] == shared and b.rejected_corrected[0] == shared  # joins the prompt
