@@ -121,17 +121,38 @@ class Encoder:
             add_special_tokens=self.settings.prompt_special_tokens,
         )
 
+    def batch_prompt_inputs(self, records: list[PreferenceRecord]) -> tuple[list[dict[str, Any]], dict[str, Any]]:  # fmt: skip
+        """One processor call for the batch (so model-specific vision tensors are batched the
+        processor's way); per record the unpadded token-aligned tensors, plus the vision tensors."""
+        enc = self.processor(
+            images=[r.load_image() for r in records],
+            text=[self.prompt_text(r.question) for r in records],
+            return_tensors="pt",
+            padding=True,
+            add_special_tokens=self.settings.prompt_special_tokens,
+        )
+        mask = enc["attention_mask"].bool()
+        per = []
+        for k in range(len(records)):
+            row = {"input_ids": enc["input_ids"][k][mask[k]]}
+            for key in _TOKEN_ALIGNED:
+                if key in enc:
+                    row[key] = enc[key][k][mask[k]]
+            per.append(row)
+        vision = {k: v for k, v in enc.items() if k not in ("input_ids", "attention_mask", *_TOKEN_ALIGNED)}  # fmt: skip
+        return per, vision
+
     def collate(
         self, records: list[PreferenceRecord], pairs: list[EncodedPair], gamma: float
     ) -> dict[str, Any]:
         """One concatenated batch: ``model_inputs`` for the forward, plus alignment tensors."""
         import torch
 
-        prompts = [self.prompt_inputs(r) for r in records]
+        prompts, vision = self.batch_prompt_inputs(records)
         rows: list[tuple[list[int], list[int], list[int]]] = []  # prompt, completion, corrected
         for side in ("chosen", "rejected"):
             for rec, enc, pair in zip(records, prompts, pairs, strict=True):
-                p = enc["input_ids"][0].tolist()
+                p = enc["input_ids"].tolist()
                 comp = getattr(pair, f"{side}_ids")
                 corr = getattr(pair, f"{side}_corrected")
                 lim = self.settings.max_length
@@ -159,16 +180,13 @@ class Encoder:
             for q in corr:
                 weights[k, first + q] = gamma
         model_inputs: dict[str, Any] = {"input_ids": input_ids, "attention_mask": attention}
-        for key in prompts[0]:
-            if key in ("input_ids", "attention_mask"):
-                continue
-            if key in _TOKEN_ALIGNED:
+        for key in _TOKEN_ALIGNED:
+            if key in prompts[0]:
                 t = torch.zeros((n_rows, length), dtype=prompts[0][key].dtype)
                 for k, (p, _, _) in enumerate(rows):
-                    t[k, : len(p)] = prompts[k % len(records)][key][0]
+                    t[k, : len(p)] = prompts[k % len(records)][key]
                 model_inputs[key] = t
-                continue
-            v = torch.cat([e[key] for e in prompts], dim=0)
+        for key, v in vision.items():  # rows are [chosen; rejected]: the same images twice
             model_inputs[key] = torch.cat([v, v], dim=0)
         return {
             "model_inputs": model_inputs,
