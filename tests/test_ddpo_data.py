@@ -37,18 +37,19 @@ def test_bundled_toy_set_loads():
 
 
 def test_bad_records_fail_or_skip_never_silently(tmp_path):
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
     rows = [_row("ok"), _row("noimg", image="missing.png"), _row("empty", chosen="  "),
-            _row("same", rejected="A round white clock on the wall.")]  # fmt: skip
+            _row("same", rejected="A round white clock on the wall."), _row("corrupt", image="broken.png")]  # fmt: skip
     path = _write(tmp_path / "p.jsonl", rows)
     with pytest.raises(InputError) as err:
         load_preferences(path)
     msg = str(err.value)
-    assert "3 bad record(s)" in msg
-    for rid, why in [("noimg", "missing image"), ("empty", "empty chosen"), ("same", "identical")]:
+    assert "4 bad record(s)" in msg
+    for rid, why in [("noimg", "missing image"), ("empty", "empty chosen"), ("same", "identical"), ("corrupt", "unreadable image")]:  # fmt: skip
         assert rid in msg and why in msg
     data = load_preferences(path, bad_records="skip")
     assert [r.id for r in data.records] == ["ok"]
-    assert [(b.id, b.where.rsplit(":", 1)[1]) for b in data.bad] == [("noimg", "2"), ("empty", "3"), ("same", "4")]  # fmt: skip
+    assert [(b.id, b.where.rsplit(":", 1)[1]) for b in data.bad] == [("noimg", "2"), ("empty", "3"), ("same", "4"), ("corrupt", "5")]  # fmt: skip
 
 
 def test_malformed_jsonl_names_line_and_field(tmp_path):

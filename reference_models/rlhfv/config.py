@@ -36,7 +36,7 @@ class TrainConfig:
     # data
     data: str = _f("", "preference data: interchange JSONL, RLHF-V-Dataset parquet (file or directory) or a `datasets` directory; relative paths are relative to the config file")  # fmt: skip
     data_format: Literal["auto", "jsonl", "parquet", "hf"] = _f("auto", "format of `data`; auto detects from the suffix / directory contents")  # fmt: skip
-    bad_records: Literal["fail", "skip"] = _f("fail", "what to do with records with a missing image, an empty response or identical chosen/rejected: fail the run listing them, or skip them (listed in the log and train_record.json)")  # fmt: skip
+    bad_records: Literal["fail", "skip"] = _f("fail", "what to do with records with a missing or unreadable image, an empty response or identical chosen/rejected: fail the run listing them, or skip them (listed in the log and train_record.json)")  # fmt: skip
     max_length: int | None = _f(None, "cap on prompt+completion tokens; completions are cut, prompts (image tokens) never: a longer prompt is an error")  # fmt: skip
     append_eos: bool = _f(True, "append the tokenizer's EOS to a completion the chat template does not end with it (as TRL)")  # fmt: skip
     prompt_special_tokens: bool = _f(True, "tokenize the prompt with the tokenizer's special tokens (BOS), as `halbench run` does at inference; false = as TRL")  # fmt: skip

@@ -67,6 +67,16 @@ class PreferenceData:
 def _problem(rec: PreferenceRecord) -> str | None:
     if rec.image_bytes is None and (rec.image_path is None or not rec.image_path.is_file()):
         return f"missing image ({rec.image_path})" if rec.image_path else "missing image"
+    try:  # checked up front so a corrupt file cannot stop training later
+        from PIL import Image
+
+        src: Any = io.BytesIO(rec.image_bytes) if rec.image_bytes is not None else rec.image_path
+        with Image.open(src) as im:
+            im.verify()
+    except ImportError:
+        pass
+    except Exception as exc:  # PIL raises many types for bad files
+        return f"unreadable image ({type(exc).__name__}: {exc})"
     if not rec.chosen.strip():
         return "empty chosen response"
     if not rec.rejected.strip():
