@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -160,6 +161,9 @@ def train(
     from accelerate import PartialState
 
     world = PartialState().num_processes
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    if launched > 1 and world == 1:  # e.g. FSDP/DeepSpeed asked for on CPU: accelerate falls back
+        raise HalbenchError(f"launched as {launched} processes but accelerate set up no distributed training (distributed_type NO; FSDP and DeepSpeed need CUDA): each process would train alone and overwrite the same output")  # fmt: skip
     if cfg.global_batch_size % (cfg.per_device_batch_size * world):
         raise HalbenchError(f"global_batch_size {cfg.global_batch_size} is not a multiple of per_device_batch_size x processes ({cfg.per_device_batch_size} x {world})")  # fmt: skip
     grad_acc = cfg.global_batch_size // (cfg.per_device_batch_size * world)
