@@ -118,8 +118,14 @@ def test_shipped_configs_validate():
     paper = load_config(PKG / "configs" / "rlhfv-paper.yaml")
     assert (paper.loss, paper.resolved(), paper.learning_rate, paper.global_batch_size, paper.epochs,
             paper.warmup_ratio, paper.mixed_precision) == ("ddpo-paper", (0.5, 5.0), 5e-7, 32, 7, 0.1, "bf16")  # fmt: skip
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    kinds = {}
     for name in ("ddp", "fsdp", "zero2", "zero3"):
-        assert (PKG / "configs" / "accelerate" / f"{name}.yaml").is_file()
+        c = load_config_from_file(str(PKG / "configs" / "accelerate" / f"{name}.yaml"))
+        kinds[name] = (str(c.distributed_type).rsplit(".", 1)[-1], c.mixed_precision)
+    assert kinds == {"ddp": ("MULTI_GPU", "bf16"), "fsdp": ("FSDP", "bf16"),
+                     "zero2": ("DEEPSPEED", "bf16"), "zero3": ("DEEPSPEED", "bf16")}  # fmt: skip
 
 
 # ---------------------------------------------------------------- inputs
