@@ -28,8 +28,8 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 lint: setup
-	$(BIN)/ruff check halbench tests perf
-	$(BIN)/ruff format --check halbench tests perf
+	$(BIN)/ruff check halbench tests perf reference_models
+	$(BIN)/ruff format --check halbench tests perf reference_models
 
 ## perf: speed benchmarks (not part of the tests)
 perf: setup
@@ -38,6 +38,7 @@ perf: setup
 	$(BIN)/python perf/bench_vqa.py
 	$(BIN)/python perf/bench_judge.py
 	$(BIN)/python perf/bench_annotate.py
+	$(BIN)/python perf/bench_ddpo.py
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info .pytest_cache

@@ -27,6 +27,7 @@ examples:
   halbench score object-halbench --answers answers.jsonl \\
       --coco-annotations coco2014/annotations --output objhal.json
   halbench doctor
+  halbench train ddpo --config reference_models/rlhfv/configs/tiny.yaml
 
 Docs: README.md and docs/ in the source tree."""
 
@@ -135,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data(sub)
     _add_leaderboard(sub)
     add_annotate_parser(sub)
+    _add_train(sub)
 
     # -- demo ----------------------------------------------------------------------
     demo = sub.add_parser(
@@ -355,6 +357,12 @@ def _cmd_score_amber(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- leaderboard
+
+
+def _add_train(sub: Any) -> None:
+    from reference_models.rlhfv.cli import add_parser
+
+    add_parser(sub)
 
 
 def _add_leaderboard(sub: Any) -> None:

@@ -34,3 +34,27 @@ def track(
         items, total=total, desc=desc, unit=unit, file=sys.stderr, leave=False,
         mininterval=0.5, dynamic_ncols=True, disable=None,
     )  # fmt: skip
+
+
+class Bar:
+    """A progress bar with live figures (``update(loss=0.61)``); does nothing when disabled."""
+
+    def __init__(self, total: int, *, desc: str = "", unit: str = "it") -> None:
+        self._bar = None
+        if _enabled:
+            from tqdm import tqdm
+
+            self._bar = tqdm(
+                total=total, desc=desc, unit=unit, file=sys.stderr, leave=False,
+                mininterval=0.5, dynamic_ncols=True, disable=None,
+            )  # fmt: skip
+
+    def update(self, n: int = 1, **figures: float) -> None:
+        if self._bar is not None:
+            if figures:
+                self._bar.set_postfix({k: f"{v:.4g}" for k, v in figures.items()}, refresh=False)
+            self._bar.update(n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()

@@ -1,0 +1,1 @@
+"""Reference training code shipped with halbench (RLHF-V's DDPO in ``rlhfv``)."""

@@ -1,0 +1,160 @@
+"""DDPO training on the tiny offline model (CPU): learning, a pinned loss curve, resume, scoring."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+
+from halbench.cli import main
+
+PKG = Path(__file__).resolve().parents[1] / "reference_models" / "rlhfv"
+TINY = PKG / "configs" / "tiny.yaml"
+PINNED = Path(__file__).parent / "data" / "ddpo_tiny_curve.json"
+
+pytest.importorskip("accelerate")
+
+
+def _train(out: Path, model: Path, cache: Path, *extra: str) -> Path:
+    args = ["-q", "train", "ddpo", "--config", str(TINY), "--output-dir", str(out),
+            "--set", f"model={model}", "--set", f"ref_cache_dir={cache}", "--set", "tensorboard=false", *extra]  # fmt: skip
+    assert main(args) == 0
+    return out
+
+
+def _log(out: Path) -> list[dict]:
+    return [json.loads(x) for x in (out / "train_log.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_model, tmp_path_factory):
+    base = tmp_path_factory.mktemp("ddpo")
+    return _train(base / "full", tiny_model, base / "ref"), base
+
+
+def test_training_lowers_loss_and_raises_reward_accuracy(trained):
+    out, _ = trained
+    rows = _log(out)
+    assert [r["step"] for r in rows] == list(range(1, 25))  # 24 pairs / 8 per step x 8 epochs
+    assert rows[0]["loss"] == pytest.approx(math.log(2), abs=1e-5)  # policy == reference at step 0
+    assert rows[0]["rewards/accuracies"] == 0.0 and rows[0]["lr"] == 0.0
+    first, last = rows[:4], rows[-4:]
+    mean = lambda rs, k: sum(r[k] for r in rs) / len(rs)  # noqa: E731
+    assert mean(last, "loss") < mean(first, "loss") - 0.1
+    assert mean(last, "rewards/accuracies") > mean(first, "rewards/accuracies") + 0.5
+    assert mean(last, "rewards/margins") > 0.2
+    assert mean(last, "logps/chosen") - mean(last, "logps/ref_chosen") > mean(last, "logps/rejected") - mean(last, "logps/ref_rejected")  # fmt: skip
+    rec = json.loads((out / "train_record.json").read_text())
+    assert rec["resolved"] == {"loss": "ddpo-paper", "beta": 0.5, "gamma": 5.0, "mixed_precision": "no",
+                               "processes": 1, "gradient_accumulation_steps": 2, "steps": 24}  # fmt: skip
+    assert rec["data"]["n_pairs"] == 24 and len(rec["data"]["checksum"]) == 64
+    assert rec["base_model"]["fingerprint"].startswith("sha256:")
+    assert rec["loss_curve"]["last_loss"] == rows[-1]["loss"]
+    assert rec["reference_cache"]["computed"] == 1 and "torch" in rec["versions"]
+
+
+def test_pinned_loss_curve(trained):
+    """Catches silent changes to the loss, the diff, tokenization, the schedule or the data order.
+
+    To re-pin after a deliberate change: delete tests/data/ddpo_tiny_curve.json and rerun."""
+    out, _ = trained
+    losses = [round(r["loss"], 6) for r in _log(out)]
+    if not PINNED.exists():
+        PINNED.write_text(json.dumps({"config": "reference_models/rlhfv/configs/tiny.yaml", "loss": losses}, indent=1) + "\n")  # fmt: skip
+        pytest.skip("pinned the curve (first run)")
+    pinned = json.loads(PINNED.read_text())["loss"]
+    assert losses == pytest.approx(pinned, abs=2e-4)
+
+
+def test_resume_gives_the_same_final_weights(trained, tiny_model):
+    torch = pytest.importorskip("torch")
+    from safetensors.torch import load_file
+
+    out, base = trained
+    ck = out / "checkpoints" / "step-16"
+    assert (ck / "trainer_state.json").exists()
+    # an interrupted run: its output dir as it was, minus the final model; log lines past step 16
+    resumed = base / "resumed"
+    shutil.copytree(out, resumed)
+    (resumed / "model.safetensors").unlink()
+    _train(resumed, tiny_model, base / "ref", "--resume-from", "latest")
+    a, b = load_file(out / "model.safetensors"), load_file(resumed / "model.safetensors")
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    rows = _log(resumed)
+    assert rows == _log(out)  # lines 1-16 kept from before, 17-24 written after resuming
+    rec = json.loads((resumed / "train_record.json").read_text())
+    assert rec["resumed_from"] == str(resumed / "checkpoints" / "step-16")
+    assert rec["reference_cache"]["reused"] == 1
+    base_w = load_file(Path(tiny_model) / "model.safetensors")
+    assert any(not torch.equal(base_w[k], a[k]) for k in a)  # training did change the weights
+
+
+def test_trained_checkpoint_is_scored_by_halbench_run(trained, tmp_path):
+    out, _ = trained
+    assert main(["-q", "run", "--model", str(out), "--benchmarks", "demo", "--out", str(tmp_path / "r")]) == 0  # fmt: skip
+    res = json.loads((tmp_path / "r" / "demo" / "result.json").read_text())
+    assert res["n_items"] == 6 and res["n_scored"] == 6
+
+
+def test_lora_new_gamma_reuses_the_reference_cache_and_bad_config(
+    trained, tiny_model, tmp_path, capsys
+):
+    pytest.importorskip("peft")
+    _, base = trained
+    out = _train(tmp_path / "lora", tiny_model, base / "ref", "--set", "lora=true", "--set", "lora_r=4",
+                 "--set", "max_steps=3", "--set", "learning_rate=0.01", "--set", "gamma=2")  # fmt: skip
+    rec = json.loads((out / "train_record.json").read_text())
+    assert rec["resolved"]["gamma"] == 2.0
+    assert (rec["reference_cache"]["computed"], rec["reference_cache"]["reused"]) == (0, 1)
+    from transformers import AutoModelForImageTextToText
+
+    model = AutoModelForImageTextToText.from_pretrained(out)  # merged: plain checkpoint
+    assert not any("lora" in n for n, _ in model.named_parameters())
+    assert _log(out)[-1]["step"] == 3
+    code = main(["-q", "train", "ddpo", "--config", "tiny", "--set", "gama=2"])  # shipped, by name
+    assert code == 1 and "unknown field 'gama' (did you mean 'gamma'?)" in capsys.readouterr().err
+    again = ["-q", "train", "ddpo", "--config", "tiny", "--output-dir", str(out), "--set", f"model={tiny_model}"]  # fmt: skip
+    assert main(again) == 1 and "already holds a run" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_accelerate_launch_two_processes_matches_one(trained, tiny_model, tmp_path):
+    """DDP (gloo, 2 CPU processes, 4 pairs each) == 1 process with 2 accumulation steps."""
+    import os
+    import subprocess
+    import sys
+
+    out, base = trained
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2",
+           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+           "-m", "halbench", "-q", "train", "ddpo", "--config", str(TINY), "--output-dir", str(tmp_path / "ddp"),
+           "--set", f"model={tiny_model}", "--set", f"ref_cache_dir={tmp_path / 'ref'}", "--set", "tensorboard=false",
+           "--set", "save_steps=0"]  # fmt: skip
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    one = [r["loss"] for r in _log(out)]
+    two = [r["loss"] for r in _log(tmp_path / "ddp")]
+    assert two == pytest.approx(one, abs=1e-6)
+    rec = json.loads((tmp_path / "ddp" / "train_record.json").read_text())
+    assert rec["reference_cache"]["shards"] == 1
+
+
+@pytest.mark.gpu
+def test_bf16_training_on_gpu_starts_at_ln2(tiny_model, tmp_path):
+    torch = pytest.importorskip("torch")
+    if not (torch.cuda.is_available() and torch.cuda.is_bf16_supported()):
+        pytest.skip("needs a CUDA GPU with bf16")
+    out = _train(tmp_path / "gpu", tiny_model, tmp_path / "ref", "--set", "mixed_precision=auto",
+                 "--set", "max_steps=4", "--set", "save_steps=0")  # fmt: skip
+    rows = _log(out)
+    rec = json.loads((out / "train_record.json").read_text())
+    assert rec["resolved"]["mixed_precision"] == "bf16"
+    assert rows[0]["loss"] == pytest.approx(
+        math.log(2), abs=1e-2
+    )  # cached reference in bf16 autocast
+    assert all(math.isfinite(r["loss"]) for r in rows)
