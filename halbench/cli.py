@@ -20,6 +20,7 @@ from halbench.judges.cli import (
     run_judge_setup,
     score_objhal_llm_cmd,
 )
+from halbench.llava_wild import add_score_flags as add_wild_flags
 
 _EPILOG_MAIN = """\
 examples:
@@ -247,7 +248,7 @@ def _add_score_others(score_sub: Any) -> None:
 
     lb = score_sub.add_parser(
         "llava-bench",
-        help="LLaVA-Bench (COCO): relative score against GPT-4's answers, with an LLM judge",
+        help="LLaVA-Bench (COCO, or --benchmark llava-bench-in-the-wild): relative score against GPT-4's answers, with an LLM judge",
         description="Judge answers to LLaVA-Bench's 90 COCO questions against GPT-4's reference answers, "
         "exactly as LLaVA's eval_gpt_review_visual.py asks and summarize_gpt_review.py aggregates "
         "(relative score = ratio of mean scores, per category). A reply without a score pair, or a "
@@ -267,6 +268,7 @@ def _add_score_others(score_sub: Any) -> None:
         help="unscored (default; RLHF-V) or llava-minus-one (LLaVA's summarizer averages in [-1, -1])",
     )  # fmt: skip
     lb.add_argument("--judge-max-tokens", type=int, default=1024, help="LLaVA: 1024; RLHF-V: 180")
+    add_wild_flags(lb)
     add_judge_flags(lb)
     lb.set_defaults(func=_cmd_score_llava_bench)
 
@@ -300,11 +302,15 @@ def _add_score_others(score_sub: Any) -> None:
 
 
 def _cmd_score_llava_bench(args: argparse.Namespace) -> int:
+    from halbench.llava_wild import score_llava_bench_wild
     from halbench.score_llava_bench import score_llava_bench
 
     judge = judge_config(args, Path(args.output).parent)
-    record = score_llava_bench(args.answers, judge, failures=args.failures, max_tokens=args.judge_max_tokens,
-                               command=sys.argv[:], on_estimate=print_estimate)  # fmt: skip
+    kw = {"failures": args.failures, "max_tokens": args.judge_max_tokens, "command": sys.argv[:], "on_estimate": print_estimate}  # fmt: skip
+    if args.benchmark == "llava-bench-coco":
+        record = score_llava_bench(args.answers, judge, **kw)
+    else:
+        record = score_llava_bench_wild(args.answers, judge, data_dir=args.data_dir, string_caption=args.string_caption, **kw)  # fmt: skip
     return _emit(record, args.output, display.format_llava_bench(record))
 
 

@@ -91,6 +91,7 @@ def prepare(name: str, *, data_dir: Path | None = None, **options: Any) -> Path:
     fn = {
         "object-halbench": _prepare_object_halbench,
         "llava-bench-coco": _prepare_llava_bench_coco,
+        "llava-bench-in-the-wild": _prepare_llava_bench_wild,
         "vqav2": _prepare_vqav2,
         "pope": _prepare_pope,
         "amber": _prepare_amber,
@@ -295,6 +296,12 @@ def _prepare_llava_bench_coco(
         "source": {"kind": "coco_images", "images_dir": str(Path(coco_images).resolve())},
         "items": len(items),
     }
+
+
+def _prepare_llava_bench_wild(bench: Benchmark, out: Path, **options: Any) -> dict[str, Any]:
+    from halbench.llava_wild import prepare_llava_bench_wild
+
+    return prepare_llava_bench_wild(bench, out, **options)
 
 
 # --------------------------------------------------------------------------- VQAv2, POPE, AMBER

@@ -64,7 +64,7 @@ def format_run_summary(outcomes: Sequence[Any]) -> str:
             headline = "  ".join(
                 f"{k} {pct(rec.metrics.get(k)).strip()}" for k in shown if k in rec.metrics
             )
-            if rec.protocol.get("scorer") == "llava-bench":
+            if rec.protocol.get("scorer") in ("llava-bench", "llava-bench-wild"):
                 rel = rec.metrics.get("reported", {}).get("all", {}).get("relative")
                 headline = f"relative score {'n/a' if rel is None else rel}"
         lines.append(
@@ -138,13 +138,20 @@ def format_amber(record: ResultRecord) -> str:
 
 def format_llava_bench(record: ResultRecord) -> str:
     rep = record.metrics.get("reported", {})
-    lines = [f"LLaVA-Bench (COCO), judge {record.protocol.get('judge_model')}: {record.n_scored} judged, "
+    title = "LLaVA-Bench (In-the-Wild)" if record.protocol.get("scorer") == "llava-bench-wild" else "LLaVA-Bench (COCO)"  # fmt: skip
+    lines = [f"{title}, judge {record.protocol.get('judge_model')}: {record.n_scored} judged, "
              f"{record.n_unscored} unscored ({record.protocol.get('failures')})",
              f"  {'category':<10}{'relative':>10}{'GPT-4 mean':>12}{'model mean':>12}{'n':>5}"]  # fmt: skip
     for cat, r in rep.items():
         lines.append(
             f"  {cat:<10}{r['relative'] if r['relative'] is not None else 'n/a':>10}{r['reference_mean']:>12}{r['model_mean']:>12}{r['n']:>5}"
         )
+    if (
+        record.protocol.get("n_string_captions")
+        and record.protocol.get("string_caption") == "llava"
+    ):
+        lines.append(f"  note: {record.protocol['n_string_captions']} image caption(s) are plain strings, joined one "
+                     "character per line as LLaVA's script does (--string-caption as-is sends them unchanged)")  # fmt: skip
     return "\n".join(lines)
 
 

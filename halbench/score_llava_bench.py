@@ -1,4 +1,7 @@
-"""``halbench score llava-bench``: LLaVA-Bench (COCO) answers judged against GPT-4's, with any judge."""
+"""``halbench score llava-bench``: LLaVA-Bench answers judged against GPT-4's, with any judge.
+
+COCO (shipped data) by default; In-the-Wild passes its prepared data (``halbench.llava_wild``).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -33,7 +37,7 @@ def _resource(name: str) -> Path:
 
 
 def load_answers(path: str | Path, questions: list[dict[str, Any]]) -> tuple[list[str], str]:
-    """Answer texts aligned with the 90 questions: by question_id, or by line position like LLaVA."""
+    """Answer texts aligned with the questions: by question_id, or by line position like LLaVA."""
     texts = read_answer_lines(path, ("text", "answer"))
     ids = [q["question_id"] for q in questions]
     if all(qid is not None for _, qid, _ in texts) and {qid for _, qid, _ in texts} >= set(ids):
@@ -55,16 +59,40 @@ def score_llava_bench(
     max_tokens: int = 1024,
     command: list[str] | None = None,
     on_estimate: Callable[[dict[str, Any]], None] | None = None,
+    questions: list[dict[str, Any]] | None = None,
+    data: BenchData | None = None,
 ) -> ResultRecord:
-    questions = load_questions()
+    """Score an answer file: COCO's 90 questions, or ``questions`` + ``data`` (In-the-Wild)."""
+    questions = load_questions() if questions is None else questions
     answers, alignment = load_answers(answers_path, questions)
     inputs = [InputFile(path=str(answers_path), sha256=file_sha256(answers_path), role="answers")]
     return judge_llava_bench(questions, answers, judge, failures=failures, max_tokens=max_tokens,
-                             alignment=alignment, inputs=inputs, command=command, on_estimate=on_estimate)  # fmt: skip
+                             alignment=alignment, inputs=inputs, command=command, on_estimate=on_estimate, data=data)  # fmt: skip
 
 
 def load_questions() -> list[dict[str, Any]]:
     return [rec for _, rec in read_jsonl(_resource("qa90_questions.jsonl"))]
+
+
+@dataclass(frozen=True)
+class BenchData:
+    """What the judge request needs besides the question and answer, per LLaVA-Bench variant."""
+
+    benchmark: str
+    version: str
+    prompt_version: str
+    references: dict[Any, str]  # question_id -> GPT-4's reference answer
+    contexts: dict[str, str]  # image -> the [Context] text
+    rule_prefix: str = ""  # In-the-Wild: "llava_bench_" + category
+    scorer: str = "llava-bench"  # the leaderboard keys its columns by this
+    inputs: list[InputFile] = field(default_factory=list)  # data files, with their sha256
+    protocol: dict[str, Any] = field(default_factory=dict)  # extra protocol fields
+
+
+def coco_data() -> BenchData:
+    refs = {rec["question_id"]: rec["text"] for _, rec in read_jsonl(_resource("qa90_gpt4_answer.jsonl"))}  # fmt: skip
+    contexts = {rec["image"]: context_text(rec) for _, rec in read_jsonl(_resource("caps_boxes_coco2014_val_80.jsonl"))}  # fmt: skip
+    return BenchData(LLAVA_BENCH, "llava-8959d5c", PROMPT_VERSION, refs, contexts)
 
 
 def judge_llava_bench(
@@ -78,19 +106,17 @@ def judge_llava_bench(
     inputs: list[InputFile] | None = None,
     command: list[str] | None = None,
     on_estimate: Callable[[dict[str, Any]], None] | None = None,
+    data: BenchData | None = None,
 ) -> ResultRecord:
-    """Judge ``answers`` to ``questions`` (any subset of the 90, aligned lists)."""
+    """Judge ``answers`` to ``questions`` (aligned lists; COCO's 90 unless ``data`` says otherwise)."""
     started, t0 = now_utc(), time.perf_counter()
-    by_id = {rec["question_id"]: rec for _, rec in read_jsonl(_resource("qa90_gpt4_answer.jsonl"))}
-    references = [by_id[q["question_id"]] for q in questions]
-    contexts = {
-        rec["image"]: rec for _, rec in read_jsonl(_resource("caps_boxes_coco2014_val_80.jsonl"))
-    }
+    data = data or coco_data()
     rules = read_json(_resource("rule.json"))
     requests = []
-    for q, ref, ans in zip(questions, references, answers, strict=True):
+    for q, ans in zip(questions, answers, strict=True):
+        rule = rules[data.rule_prefix + q["category"]]
         content = review_content(
-            context_text(contexts[q["image"]]), q["text"], ref["text"], ans, rules[q["category"]]
+            data.contexts[q["image"]], q["text"], data.references[q["question_id"]], ans, rule
         )
         messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": content}]
         requests.append(
@@ -122,6 +148,10 @@ def judge_llava_bench(
             scored.append((q["category"], pair))
         items.append(item)
     reported = relative_scores(scored)
+    unscored_by_category: dict[str, int] = {}
+    for u in unscored:
+        cat = questions[u.index]["category"]
+        unscored_by_category[cat] = unscored_by_category.get(cat, 0) + 1
     relative = {}
     for cat in reported:
         pairs = [p for c, p in scored if c == cat or cat == "all"]
@@ -131,22 +161,24 @@ def judge_llava_bench(
     client.close()
     prompt_sha = hashlib.sha256(json.dumps([SYSTEM, rules], sort_keys=True).encode()).hexdigest()
     return ResultRecord(
-        benchmark=LLAVA_BENCH,
-        benchmark_version="llava-8959d5c",
+        benchmark=data.benchmark,
+        benchmark_version=data.version,
         protocol={
-            "scorer": "llava-bench",
+            "scorer": data.scorer,
             "mode": "parity" if failures == "unscored" else "llava-minus-one",
             "failures": failures,
             "judge_model": judge.model,
-            "prompt_version": PROMPT_VERSION,
+            "prompt_version": data.prompt_version,
             "prompt_sha256": prompt_sha,
             "alignment": alignment,
+            **data.protocol,
         },  # fmt: skip
         metrics={
             "relative": relative,
             **{f"relative_{cat}": value for cat, value in relative.items()},  # leaderboard columns
             "reported": reported,
             "n_judged": len(items) - len(unscored),
+            "n_unscored_by_category": unscored_by_category,
         },
         not_computable={} if scored else {"relative": "no item was judged"},
         n_items=len(items),
@@ -155,7 +187,7 @@ def judge_llava_bench(
         unscored=unscored,
         items=items,
         provenance=make_provenance(
-            inputs=list(inputs or []),
+            inputs=[*(inputs or []), *data.inputs],
             duration_s=time.perf_counter() - t0,
             created_at=started,
             command=command,

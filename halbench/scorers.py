@@ -50,7 +50,7 @@ PENDING: dict[str, str] = {
     "--benchmark mhumaneval, then halbench annotate report",
 }
 #: scorers that need an LLM judge: without --judge-model their answers are stored, "not judged"
-JUDGED = {"llava-bench", "mmhal-bench"}
+JUDGED = {"llava-bench", "llava-bench-wild", "mmhal-bench"}
 
 
 def register_scorer(name: str) -> Callable[[ScorerFn], ScorerFn]:
@@ -153,6 +153,22 @@ def _llava_bench(ctx: ScoreContext) -> ResultRecord:
     answers = [ctx.answers[it.id] for it in ctx.items]
     record = judge_llava_bench(questions, answers, ctx.judge.config, command=ctx.command,
                                on_estimate=ctx.judge.on_estimate)  # fmt: skip
+    return _rename(record, ctx)
+
+
+@register_scorer("llava-bench-wild")
+def _llava_bench_wild(ctx: ScoreContext) -> ResultRecord:
+    from halbench.llava_wild import load_data
+    from halbench.score_llava_bench import judge_llava_bench
+
+    if ctx.judge is None:
+        return not_judged(ctx)
+    all_questions, data = load_data(ctx.data_dir)
+    by_id = {str(q["question_id"]): q for q in all_questions}
+    questions = [by_id[it.id] for it in ctx.items]  # items.jsonl was prepared from these
+    answers = [ctx.answers[it.id] for it in ctx.items]
+    record = judge_llava_bench(questions, answers, ctx.judge.config, command=ctx.command,
+                               on_estimate=ctx.judge.on_estimate, data=data)  # fmt: skip
     return _rename(record, ctx)
 
 

@@ -84,6 +84,22 @@ RECORD_COLUMNS: dict[str, list[tuple[str, str, str, str, float]]] = {
         ("llavabench_detail", "LLaVA-Bench Detail", "higher", "relative_detail", 100.0),
         ("llavabench_complex", "LLaVA-Bench Comp.", "higher", "relative_complex", 100.0),
     ],
+    # In-the-Wild has columns of its own: the paper's LLaVA-Bench columns are the COCO set
+    "llava-bench-wild": [
+        (
+            f"llavabench_wild_{c}",
+            f"LLaVA-Bench (In-the-Wild) {label}",
+            "higher",
+            f"relative_{c}",
+            100.0,
+        )
+        for c, label in (
+            ("conv", "Conv."),
+            ("detail", "Detail"),
+            ("complex", "Comp."),
+            ("all", "All"),
+        )
+    ],
     "mhumaneval": [
         (f"mhumaneval_{t}", f"MHumanEval {t.title()}", "lower", t, 100.0)
         for t in ("object", "position", "number", "all")

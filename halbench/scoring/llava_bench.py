@@ -13,6 +13,11 @@ except that its summarizer skips failed parses.
 - Relative score per category and over all: mean of each score over the category, each mean
   rounded to 3 decimals, then round(model / GPT-4 * 100, 1) — a ratio of means. Scores are
   small multiples of 0.5, so the sums are exact and the order of summation cannot matter.
+
+LLaVA-Bench (In-the-Wild) (``eval_gpt_review_bench.py`` @ 181a2f8) differs only in the
+context and the rule key: [Context] is ``"\n".join(caption)`` of the image's context.jsonl
+line (no boxes, no blank line before [Question] beyond the usual one), and the rule is
+``"llava_bench_" + category``. Parsing and the summary are the same functions.
 """
 
 from __future__ import annotations
@@ -27,6 +32,18 @@ def context_text(caps_boxes: Mapping[str, Any]) -> str:
     captions = "\n".join(caps_boxes["captions"])
     boxes = "\n".join(f"{inst['category']}: {inst['bbox']}" for inst in caps_boxes["instances"])
     return f"{captions}\n\n{boxes}"
+
+
+def wild_context_text(caption: str | Sequence[str], *, string_caption: str = "llava") -> str:
+    """In-the-Wild [Context]: LLaVA's ``"\n".join(caption)``.
+
+    A list of captions is joined line by line. LLaVA applies the same join to a plain string,
+    which puts every character on its own line; ``string_caption="llava"`` (the default)
+    keeps that quirk, ``"as-is"`` sends a string caption unchanged.
+    """
+    if isinstance(caption, str) and string_caption == "as-is":
+        return caption
+    return "\n".join(caption)
 
 
 def review_content(
