@@ -574,13 +574,15 @@ def _add_data(sub: Any) -> None:
         description="object-halbench: RLHF-V's 300-item question file (downloaded where online, or --from "
         "PATH), verified by its git blob hash; or --coco-sample, a seeded sample of 300 val2014 images "
         "(not the official set). llava-bench-coco: the 30 images from --coco-images. mmhal-bench: its 96 "
-        "images from --images and/or the judge prompt from --judge-prompt-from (GPL-3.0, not shipped).",
+        "images from --images and/or the judge prompt from --judge-prompt-from (GPL-3.0, not shipped). "
+        "llava-bench-in-the-wild: a local copy of the HF dataset folder with --from DIR (downloaded where online).",
         epilog="examples:\n"
         "  halbench data prepare object-halbench --from obj_halbench_300_with_image.jsonl \\\n"
         "      --coco-annotations coco/annotations\n"
         "  halbench data prepare object-halbench --coco-sample --coco-images coco/val2014 \\\n"
         "      --coco-annotations coco/annotations\n"
         "  halbench data prepare llava-bench-coco --coco-images coco/val2014\n"
+        "  halbench data prepare llava-bench-in-the-wild --from llava-bench-in-the-wild/\n"
         "  halbench data prepare mmhal-bench --images mmhal/images --judge-prompt-from eval_gpt_mmhal.py",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -590,7 +592,7 @@ def _add_data(sub: Any) -> None:
         dest="source",
         type=Path,
         metavar="PATH",
-        help="the official file, already downloaded",
+        help="the official file, already downloaded (llava-bench-in-the-wild: the dataset folder)",
     )
     prep.add_argument(
         "--coco-annotations",
@@ -776,7 +778,7 @@ def _cmd_benchmarks(args: argparse.Namespace) -> int:
     from halbench import benchmarks
 
     seen = set()
-    print(f"{'name':<20}{'version':<18}{'scorer':<18}data")
+    print(f"{'name':<25}{'version':<18}{'scorer':<18}data")
     for bench in benchmarks.registry().values():
         if bench.name in seen:
             continue
@@ -787,7 +789,7 @@ def _cmd_benchmarks(args: argparse.Namespace) -> int:
             else ("prepared" if bench.is_prepared(args.data_dir) else "not prepared")
         )
         alias = f" (alias: {', '.join(bench.aliases)})" if bench.aliases else ""
-        print(f"{bench.name:<20}{bench.version:<18}{bench.scorer:<18}{status}{alias}")
+        print(f"{bench.name:<25}{bench.version:<18}{bench.scorer:<18}{status}{alias}")
         print(f"    {bench.summary}")
     return 0
 

@@ -49,7 +49,7 @@ HEADLINE = {"object-halbench": ("CHAIRs_refine", "CHAIRi"),
 
 def format_run_summary(outcomes: Sequence[Any]) -> str:
     """One line per benchmark of a ``halbench run``."""
-    lines = [f"{'benchmark':<20}{'items':>6}{'new':>6}{'stored':>8}{'unscored':>10}   headline"]
+    lines = [f"{'benchmark':<24}{'items':>6}{'new':>6}{'stored':>8}{'unscored':>10}   headline"]
     for o in outcomes:
         rec = o.record
         shown = HEADLINE.get(rec.protocol.get("scorer", ""), ())
@@ -68,7 +68,7 @@ def format_run_summary(outcomes: Sequence[Any]) -> str:
                 rel = rec.metrics.get("reported", {}).get("all", {}).get("relative")
                 headline = f"relative score {'n/a' if rel is None else rel}"
         lines.append(
-            f"{rec.benchmark:<20}{rec.n_items:>6}{o.generated:>6}{o.reused:>8}{rec.n_unscored:>10}   {headline}"
+            f"{rec.benchmark:<24}{rec.n_items:>6}{o.generated:>6}{o.reused:>8}{rec.n_unscored:>10}   {headline}"
         )
     for o in outcomes:
         lines.append(f"  {o.name}: {o.record_path}  (answers: {o.answers_path})")

@@ -236,3 +236,31 @@ def test_run_with_the_tiny_model_judged_and_not(
     for a in answers:  # the tiny model's own answer is what the judge saw as Assistant 2
         assert any(f"[Question]\n{a['question']}\n" in s and f"[Assistant 2]\n{a['answer']}\n\n[End" in s for s in sent)  # fmt: skip
     assert rec["metrics"]["reported"]["all"]["relative"] == 71.4 and rec["model"]["backend"] == "hf"
+
+
+def test_online_prepare_downloads_from_the_resolve_urls(wild_dir, tmp_path, monkeypatch):
+    """The download path against a local file server standing in for huggingface.co."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    from halbench import llava_wild
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(wild_dir)))  # fmt: skip
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setattr(llava_wild, "BASE_URL", f"http://127.0.0.1:{server.server_address[1]}")
+        target = prepare(NAME, data_dir=tmp_path / "d")
+        (wild_dir / "images" / "003.png").unlink()
+        with pytest.raises(HalbenchError, match="Offline\\? give a local copy"):
+            prepare(NAME, data_dir=tmp_path / "d2")
+    finally:
+        server.shutdown()
+        server.server_close()
+    manifest = json.loads((target / "manifest.json").read_text())
+    assert manifest["source"]["kind"] == "download" and manifest["counts"]["images"] == 3
+    assert not (target / "download").exists() and (target / "images" / "003.png").is_file()
