@@ -78,6 +78,10 @@ def check_judge(bench: Benchmark, judge: JudgeSetup | None, data_dir: Path | Non
         from halbench.mmhal_data import load_judge_prompt
 
         load_judge_prompt(None, data_dir)  # raises with the fix when the prompt is not prepared
+    if bench.scorer == "llava-bench-wild":
+        from halbench.llava_wild import load_data
+
+        load_data(data_dir)  # the prepared files, checked against their manifest checksums
 
 
 def not_judged(ctx: ScoreContext) -> ResultRecord:

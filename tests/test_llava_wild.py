@@ -211,6 +211,13 @@ def test_cli_score_as_is_captions_minus_one_and_tamper(prepared, tmp_path, monke
     (prepared / NAME / "answers_gpt4.jsonl").write_text("{}\n")
     with pytest.raises(InputError, match="changed since it was prepared"):
         load_data(prepared)
+    from halbench.benchmarks import get_benchmark
+    from halbench.scorers import JudgeSetup, check_judge
+
+    with pytest.raises(InputError, match="answers_gpt4.jsonl: missing or changed"):
+        check_judge(
+            get_benchmark(NAME), JudgeSetup(config=None), prepared
+        )  # run checks before generating
 
 
 def test_run_with_the_tiny_model_judged_and_not(
