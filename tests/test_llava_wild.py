@@ -182,6 +182,10 @@ def test_score_request_text_and_summary(prepared, tmp_path, monkeypatch):
     p = rec.protocol
     assert p["scorer"] == "llava-bench-wild" and p["prompt_version"].startswith("llava-eval_gpt_review_bench@181a2f8")  # fmt: skip
     assert p["n_string_captions"] == 1 and p["prompt_parity"] is True
+    from halbench.display import format_llava_bench
+
+    table = format_llava_bench(rec)
+    assert "LLaVA-Bench (In-the-Wild)" in table and "1 image caption(s) are plain strings" in table
     assert {f.role for f in rec.provenance.inputs} == {"answers", "questions", "reference_answers", "context"}  # fmt: skip
     cells = record_cells(rec, answers, "lb.json")
     assert cells["llavabench_wild_conv"][1].value == 75.0 and cells["llavabench_wild_all"][1].value == 87.5  # fmt: skip
