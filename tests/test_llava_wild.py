@@ -190,6 +190,20 @@ def test_score_request_text_and_summary(prepared, tmp_path, monkeypatch):
     cells = record_cells(rec, answers, "lb.json")
     assert cells["llavabench_wild_conv"][1].value == 75.0 and cells["llavabench_wild_all"][1].value == 87.5  # fmt: skip
     assert "llavabench_conv" not in cells  # the paper's LLaVA-Bench columns are COCO's
+    from pathlib import Path
+
+    from halbench.leaderboard.build import build_tables
+
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "w.json").write_text(rec.to_json())
+    entries = Path(__file__).resolve().parents[1] / "leaderboard" / "entries"
+    tables, _ = build_tables(entries, [tmp_path / "runs"])
+    main_table = tables[0]
+    ours = next(r for r in main_table.rows if r.kind == "our run")
+    assert ours.cells["llavabench_wild_all"].value == 87.5 and "llavabench_conv" not in ours.cells
+    labels = {c.key: c.label for c in main_table.columns}
+    assert labels["llavabench_wild_conv"] == "LLaVA-Bench (In-the-Wild) Conv."
+    assert labels["llavabench_conv"] == "LLaVA-Bench Conv."  # the paper's COCO column, apart
 
 
 def test_cli_score_as_is_captions_minus_one_and_tamper(prepared, tmp_path, monkeypatch, capsys):
