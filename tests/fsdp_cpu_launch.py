@@ -1,0 +1,70 @@
+"""Run ``halbench`` with accelerate's FSDP on CPU processes (gloo), for tests only.
+
+accelerate (checked with 1.15) never selects FSDP without an accelerator device: in
+``AcceleratorState.__init__`` the FSDP branch is reached only for MULTI_GPU/NPU/XPU/...,
+so under ``accelerate launch --cpu`` with ``ACCELERATE_USE_FSDP=true`` the state stays
+MULTI_CPU and ``prepare`` wraps the model in DDP. torch's FSDP1 and FSDP2 themselves run on
+CPU with gloo. This launcher patches only that selection (MULTI_CPU + an FSDP plugin ->
+distributed_type FSDP); everything else (wrapping, state-dict gathering, sharded
+checkpoints) is accelerate's and torch's unmodified code. Usage, as the test does:
+
+    ACCELERATE_USE_FSDP=true FSDP_...=... accelerate launch --cpu --num_processes 2 \
+        tests/fsdp_cpu_launch.py -q train ddpo --config ...
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+
+def _patch() -> None:
+    from accelerate.state import AcceleratorState, PartialState
+    from accelerate.utils import DistributedType
+
+    original = AcceleratorState.__init__
+
+    def init(self, *args, fsdp_plugin=None, **kwargs):  # type: ignore[no-untyped-def]
+        original(self, *args, fsdp_plugin=fsdp_plugin, **kwargs)
+        if fsdp_plugin is not None and self.distributed_type == DistributedType.MULTI_CPU:
+            if self.mixed_precision != "no":
+                fsdp_plugin.set_mixed_precision(self.mixed_precision)
+            self.fsdp_plugin = fsdp_plugin
+            self.distributed_type = DistributedType.FSDP
+            PartialState._shared_state["distributed_type"] = DistributedType.FSDP
+
+    AcceleratorState.__init__ = init  # type: ignore[method-assign]
+
+    report = os.environ.get("HALBENCH_TEST_FSDP_REPORT")
+    if report:  # evidence for the test that prepare() really sharded the model
+        import json
+
+        import torch
+        from accelerate import Accelerator
+        from torch.distributed.tensor import DTensor
+
+        prepare = Accelerator.prepare
+
+        def prepare_and_report(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            result = prepare(self, *args, **kwargs)
+            (model,) = [x for x in result if isinstance(x, torch.nn.Module)]
+            ps = list(model.parameters())
+            row = {"class": type(model).__name__, "distributed_type": str(self.distributed_type),
+                   "params": len(ps), "dtensor_params": sum(isinstance(p, DTensor) for p in ps),
+                   "full_numel": sum(p.numel() for p in ps),
+                   "local_numel": sum((p.to_local() if isinstance(p, DTensor) else p).numel() for p in ps)}  # fmt: skip
+            Path(f"{report}-rank{self.process_index}.json").write_text(json.dumps(row))
+            return result
+
+        Accelerator.prepare = prepare_and_report  # type: ignore[method-assign]
+
+
+if __name__ == "__main__":
+    if os.environ.get("ACCELERATE_USE_FSDP", "false").lower() != "true":
+        raise SystemExit("fsdp_cpu_launch.py: ACCELERATE_USE_FSDP=true is not set")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    _patch()
+    from halbench.cli import main
+
+    raise SystemExit(main(sys.argv[1:]))
