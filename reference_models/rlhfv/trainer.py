@@ -7,13 +7,14 @@ end a checkpoint directory ``halbench run --model`` loads plus ``train_record.js
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -206,7 +207,8 @@ def train(
     kwargs: dict[str, Any] = {"dtype": _load_dtype(cfg), "trust_remote_code": cfg.trust_remote_code}
     if cfg.attn_implementation:
         kwargs["attn_implementation"] = cfg.attn_implementation
-    model = AutoModelForImageTextToText.from_pretrained(cfg.model, **kwargs)
+    with _whole_model_load(accelerator):
+        model = AutoModelForImageTextToText.from_pretrained(cfg.model, **kwargs)
     _disable_dropout(model)
     model.config.use_cache = False
 
@@ -349,6 +351,28 @@ def train(
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return out
+
+
+@contextlib.contextmanager
+def _whole_model_load(accelerator: Any) -> Iterator[None]:
+    """Load the model whole, also under ZeRO-3: the reference log-probs are computed by the full
+    model before ``prepare`` partitions it. accelerate registers its DeepSpeed config with
+    transformers whenever a ZeRO-3 plugin is selected (whatever ``zero3_init_flag`` says), and
+    transformers then loads under ``deepspeed.zero.Init`` (partitioned: the reference forward
+    fails on empty weights); the registration is lifted for the load and restored after."""
+    plugin = getattr(accelerator.state, "deepspeed_plugin", None)
+    if plugin is None or not plugin.hf_ds_config.is_zero3():
+        yield
+        return
+    if plugin.zero3_init_flag:
+        raise HalbenchError("zero3_init_flag: true is not supported: the reference log-probs are computed by the whole model before DeepSpeed partitions it (set zero3_init_flag: false)")  # fmt: skip
+    from transformers.integrations import unset_hf_deepspeed_config
+
+    unset_hf_deepspeed_config()
+    try:
+        yield
+    finally:
+        plugin.set_deepspeed_weakref()
 
 
 def _distributed_name(accelerator: Any) -> str:
