@@ -70,9 +70,10 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-ddpo-dist-"))
     model = build_tiny_llava(tmp / "tiny", max_new_tokens=24)
     base_t = _run("one", tmp / "one", model, tmp / "ref-one")
-    loss = lambda d: [
-        json.loads(x)["loss"] for x in (d / "train_log.jsonl").read_text().splitlines()
-    ]  # noqa: E731
+
+    def loss(d: Path) -> list[float]:
+        return [json.loads(x)["loss"] for x in (d / "train_log.jsonl").read_text().splitlines()]
+
     a = load_file(tmp / "one" / "model.safetensors")
     print(f"one process: {base_t:.1f} s (2 micro-batches of 4 pairs per step, 24 steps)")
     print("| backend | max abs loss diff | max abs weight diff | wall time vs 1 process |")

@@ -181,6 +181,8 @@ def train(
     ddp = DistributedDataParallelKwargs(find_unused_parameters=True)
     accelerator = Accelerator(mixed_precision=_mixed_precision(cfg), gradient_accumulation_steps=grad_acc, kwargs_handlers=[ddp])  # fmt: skip
     rank, main = accelerator.process_index, accelerator.is_main_process
+    if cfg.lora and _distributed_name(accelerator).startswith("FSDP"):  # seen hanging on CPU
+        raise HalbenchError("lora: true under FSDP is not supported (a 2-process CPU run hung; merging sharded adapters is untested): use DDP or DeepSpeed")  # fmt: skip
     out = Path(cfg.output_dir)
     held = [
         n for n in ("train_record.json", "train_log.jsonl", "checkpoints") if (out / n).exists()
