@@ -39,6 +39,7 @@ perf: setup
 	$(BIN)/python perf/bench_judge.py
 	$(BIN)/python perf/bench_annotate.py
 	$(BIN)/python perf/bench_ddpo.py
+	$(BIN)/python perf/bench_ddpo_distributed.py
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info .pytest_cache

@@ -206,3 +206,22 @@ def test_optional_sft_term_uses_the_same_score():
     base, _ = ddpo_loss(pol, ref, w, n_pairs=1, variant="ddpo-paper", beta=0.5)
     with_sft, _ = ddpo_loss(pol, ref, w, n_pairs=1, variant="ddpo-paper", beta=0.5, sft_weight=0.3)
     assert with_sft.item() == pytest.approx(base.item() - 0.3 * (-5.5 / 7), rel=1e-12)
+
+
+def test_params_off_the_graph_finds_exactly_the_unused_ones():
+    torch = pytest.importorskip("torch")
+    from reference_models.rlhfv.unused import params_off_the_graph
+
+    class M(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.used, self.unused, self.frozen = (torch.nn.Linear(3, 3) for _ in range(3))
+            self.frozen.requires_grad_(False)
+
+        def forward(self, x):
+            self.unused(x)  # computed, result dropped (as LLaVA's last vision layer)
+            return self.frozen(self.used(x)).sum()
+
+    m = M()
+    assert params_off_the_graph(m, lambda: m(torch.ones(2, 3))) == ["unused.weight", "unused.bias"]
+    assert all(p.grad is None for p in m.parameters())  # no backward was run

@@ -49,7 +49,8 @@ def test_training_lowers_loss_and_raises_reward_accuracy(trained):
     assert mean(last, "logps/chosen") - mean(last, "logps/ref_chosen") > mean(last, "logps/rejected") - mean(last, "logps/ref_rejected")  # fmt: skip
     rec = json.loads((out / "train_record.json").read_text())
     assert rec["resolved"] == {"loss": "ddpo-paper", "beta": 0.5, "gamma": 5.0, "mixed_precision": "no",
-                               "processes": 1, "gradient_accumulation_steps": 2, "steps": 24}  # fmt: skip
+                               "processes": 1, "gradient_accumulation_steps": 2, "steps": 24,
+                               "distributed_type": "NO", "frozen_unused_parameters": []}  # fmt: skip
     assert rec["data"]["n_pairs"] == 24 and len(rec["data"]["checksum"]) == 64
     assert rec["base_model"]["fingerprint"].startswith("sha256:")
     assert rec["loss_curve"]["last_loss"] == rows[-1]["loss"]
@@ -121,27 +122,130 @@ def test_lora_new_gamma_reuses_the_reference_cache_and_bad_config(
     assert main(again) == 1 and "already holds a run" in capsys.readouterr().err
 
 
-@pytest.mark.slow
-def test_accelerate_launch_two_processes_matches_one(trained, tiny_model, tmp_path):
-    """DDP (gloo, 2 CPU processes, 4 pairs each) == 1 process with 2 accumulation steps."""
+ACC = PKG / "configs" / "accelerate"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _launch(launcher: list[str], script: list[str], out: Path, model: Path, cache: Path, *extra: str, env: dict | None = None):  # fmt: skip
+    """``accelerate launch`` 2 CPU processes (gloo). ``--cpu`` would start ONE process (accelerate's
+    simple launcher): the multi-process launcher with ACCELERATE_USE_CPU=true starts two."""
     import os
     import subprocess
     import sys
 
-    out, base = trained
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2",
-           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-           "-m", "halbench", "-q", "train", "ddpo", "--config", str(TINY), "--output-dir", str(tmp_path / "ddp"),
-           "--set", f"model={tiny_model}", "--set", f"ref_cache_dir={tmp_path / 'ref'}", "--set", "tensorboard=false",
-           "--set", "save_steps=0"]  # fmt: skip
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", *launcher, "--num_processes", "2",
+           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(_free_port()),
+           *script, "-q", "train", "ddpo", "--config", str(TINY), "--output-dir", str(out),
+           "--set", f"model={model}", "--set", f"ref_cache_dir={cache}", "--set", "tensorboard=false", *extra]  # fmt: skip
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "ACCELERATE_USE_CPU": "true", **(env or {})}  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=False)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    errors = [x for x in proc.stderr.splitlines() if "Error" in x or "error:" in x]
+    assert proc.returncode == 0, "\n".join(errors[-10:]) + proc.stderr[-2000:]
+    return json.loads((out / "train_record.json").read_text())
+
+
+@pytest.mark.slow
+def test_accelerate_launch_two_processes_matches_one(trained, tiny_model, tmp_path):
+    """DDP (gloo, 2 CPU processes, 4 pairs each) == 1 process with 2 accumulation steps."""
+    out, base = trained
+    rec = _launch(["--multi_gpu"], ["-m", "halbench"], tmp_path / "ddp", tiny_model, tmp_path / "ref", "--set", "save_steps=0")  # fmt: skip
+    assert (rec["resolved"]["processes"], rec["resolved"]["gradient_accumulation_steps"]) == (2, 1)
+    assert rec["resolved"]["distributed_type"] == "MULTI_CPU"
     one = [r["loss"] for r in _log(out)]
     two = [r["loss"] for r in _log(tmp_path / "ddp")]
-    assert two == pytest.approx(one, abs=1e-6)
-    rec = json.loads((tmp_path / "ddp" / "train_record.json").read_text())
+    assert two == pytest.approx(one, abs=1e-6)  # measured: 3e-8 (float32 reduction order)
     assert rec["reference_cache"]["shards"] == 1
+
+
+def _dist_report(prefix: Path) -> list[dict]:
+    return [json.loads(Path(f"{prefix}-rank{r}.json").read_text()) for r in (0, 1)]
+
+
+SHARDED = {  # accelerate config -> (distributed_type recorded, extra environment)
+    "fsdp": ("FSDP2", {}),
+    # DeepSpeed: ACCELERATE_USE_CPU would skip accelerate's DeepSpeed set-up altogether
+    "zero2": ("DEEPSPEED", {"ACCELERATE_USE_CPU": "false"}),
+    "zero3": ("DEEPSPEED", {"ACCELERATE_USE_CPU": "false"}),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(SHARDED))
+def test_sharded_two_cpu_processes_match_one_resume_and_save_a_full_checkpoint(
+    name, trained, tiny_model, tmp_path
+):
+    """The shipped fsdp.yaml (FSDP2) / zero2.yaml / zero3.yaml, 2 CPU processes (gloo), through
+    accelerate launch; accelerate's refusal to set these up without an accelerator is patched by
+    tests/cpu_dist_launch.py (see there and docs/ddpo.md). DeepSpeed tests skip without it.
+
+    Tolerances: the two processes sum gradients in another order than one process accumulating
+    two micro-batches (float32): measured max |loss diff| 9e-8 and max |weight diff| 1.4e-6 over
+    the 24 steps (AdamW at lr 1e-3 amplifies rounding in near-zero second moments)."""
+    torch = pytest.importorskip("torch")
+    if name.startswith("zero"):
+        pytest.importorskip("deepspeed")
+    from safetensors.torch import load_file
+
+    kind, env = SHARDED[name]
+    out, base = trained
+    launcher = ["--config_file", str(ACC / f"{name}.yaml")], [str(Path(__file__).parent / "cpu_dist_launch.py")]  # fmt: skip
+    run = tmp_path / name
+    report = tmp_path / "prepared"
+    rec = _launch(*launcher, run, tiny_model, tmp_path / "ref", env={**env, "HALBENCH_TEST_DIST_REPORT": str(report)})  # fmt: skip
+    assert rec["resolved"]["distributed_type"] == kind
+    assert (rec["resolved"]["processes"], rec["resolved"]["gradient_accumulation_steps"]) == (2, 1)
+    for row in _dist_report(report):  # each rank holds half, not a replica
+        if name == "fsdp":
+            assert row["class"] == "FSDPLlavaForConditionalGeneration"
+            assert row["dtensor_params"] == row["params"] > 0
+        else:
+            assert row["class"] == "DeepSpeedEngine"
+            assert row["optimizer_numel"] < 0.6 * row["full_numel"]  # ZeRO-1/2: optimizer state
+        if name != "zero2":  # FSDP and ZeRO-3 also partition the weights
+            assert row["local_numel"] < 0.6 * row["full_numel"]
+    one = [r["loss"] for r in _log(out)]
+    assert [r["loss"] for r in _log(run)] == pytest.approx(one, abs=1e-6)
+    # the vision layer LLaVA never reads (vision_feature_layer -2) is frozen, as one process
+    # leaves it anyway (no gradient); otherwise FSDP2 refuses to resume (no optimizer state)
+    frozen = rec["resolved"]["frozen_unused_parameters"]
+    assert frozen and all("vision_tower" in n for n in frozen)
+    base_w, a = load_file(Path(tiny_model) / "model.safetensors"), load_file(out / "model.safetensors")  # fmt: skip
+    saved = [n.removeprefix("model.") for n in frozen]  # checkpoint keys: vision_tower.*
+    assert set(saved) <= set(a)
+    assert all(torch.equal(base_w[n], a[n]) for n in saved)
+    b = load_file(run / "model.safetensors")
+    assert (
+        a.keys() == b.keys()
+    )  # gathered into one full checkpoint, plain names (no wrapper prefix)
+    assert all(a[k].shape == b[k].shape and a[k].dtype == b[k].dtype for k in a)
+    assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-5
+    # the reference log-probs were computed before sharding, by the full model: same as one process
+    ref = lambda d: [load_file(p) for p in sorted(d.glob("*/shard-*.safetensors"))]  # noqa: E731
+    (r1,), (r2,) = ref(base / "ref"), ref(tmp_path / "ref")
+    assert torch.allclose(r1["chosen_logps"], r2["chosen_logps"], atol=1e-6)
+    assert torch.allclose(r1["rejected_logps"], r2["rejected_logps"], atol=1e-6)
+    assert rec["reference_cache"]["computed"] == 1
+    # resume the sharded run from its step-16 checkpoint (weights, optimizer, scheduler)
+    resumed = tmp_path / "resumed"
+    shutil.copytree(run, resumed)
+    (resumed / "model.safetensors").unlink()
+    rec2 = _launch(*launcher, resumed, tiny_model, tmp_path / "ref", "--resume-from", "latest", env=env)  # fmt: skip
+    assert rec2["resumed_from"] == str(resumed / "checkpoints" / "step-16")
+    assert rec2["reference_cache"]["reused"] == 1
+    c = load_file(resumed / "model.safetensors")
+    assert max((b[k] - c[k]).abs().max().item() for k in b) < 1e-6
+    assert [r["loss"] for r in _log(resumed)] == pytest.approx([r["loss"] for r in _log(run)], abs=1e-7)  # fmt: skip
+    # and halbench run loads and scores the checkpoint
+    assert main(["-q", "run", "--model", str(run), "--benchmarks", "demo", "--out", str(tmp_path / "r")]) == 0  # fmt: skip
+    res = json.loads((tmp_path / "r" / "demo" / "result.json").read_text())
+    assert res["n_items"] == 6 and res["n_scored"] == 6
 
 
 @pytest.mark.gpu

@@ -7,13 +7,14 @@ end a checkpoint directory ``halbench run --model`` loads plus ``train_record.js
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -159,16 +160,29 @@ def train(
         transformers.utils.logging.disable_progress_bar()
     beta, gamma = cfg.resolved()
     from accelerate import PartialState
+    from accelerate.utils import parse_flag_from_env
 
-    world = PartialState().num_processes
+    # PartialState() alone ignores ACCELERATE_USE_CPU (only AcceleratorState reads it): without
+    # it, CPU processes started by torchrun / accelerate's multi-process launcher get no gloo group
+    world = PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU")).num_processes
     launched = int(os.environ.get("WORLD_SIZE", "1"))
     if launched > 1 and world == 1:  # e.g. FSDP/DeepSpeed asked for on CPU: accelerate falls back
-        raise HalbenchError(f"launched as {launched} processes but accelerate set up no distributed training (distributed_type NO; FSDP and DeepSpeed need CUDA): each process would train alone and overwrite the same output")  # fmt: skip
+        raise HalbenchError(f"launched as {launched} processes but accelerate set up no distributed training (distributed_type NO): each process would train alone and overwrite the same output. Without CUDA, set ACCELERATE_USE_CPU=true for gloo DDP; accelerate selects FSDP and DeepSpeed only on an accelerator")  # fmt: skip
+    launched_mp = os.environ.get("ACCELERATE_MIXED_PRECISION")  # set by accelerate launch
+    if launched_mp and launched_mp != _mixed_precision(cfg):
+        raise HalbenchError(f"accelerate launch asked for mixed_precision {launched_mp}, the DDPO config resolves to {_mixed_precision(cfg)!r}: make them agree (accelerate launch --mixed_precision {_mixed_precision(cfg)}, or --set mixed_precision={launched_mp})")  # fmt: skip
     if cfg.global_batch_size % (cfg.per_device_batch_size * world):
         raise HalbenchError(f"global_batch_size {cfg.global_batch_size} is not a multiple of per_device_batch_size x processes ({cfg.per_device_batch_size} x {world})")  # fmt: skip
     grad_acc = cfg.global_batch_size // (cfg.per_device_batch_size * world)
-    accelerator = Accelerator(mixed_precision=_mixed_precision(cfg), gradient_accumulation_steps=grad_acc)  # fmt: skip
+    from accelerate.utils import DistributedDataParallelKwargs
+
+    # DDP only: LLaVA never uses its vision tower's last layer (vision_feature_layer -2), so those
+    # parameters get no gradient; a lone process skips them in AdamW, DDP must be told
+    ddp = DistributedDataParallelKwargs(find_unused_parameters=True)
+    accelerator = Accelerator(mixed_precision=_mixed_precision(cfg), gradient_accumulation_steps=grad_acc, kwargs_handlers=[ddp])  # fmt: skip
     rank, main = accelerator.process_index, accelerator.is_main_process
+    if cfg.lora and _distributed_name(accelerator).startswith("FSDP"):  # seen hanging on CPU
+        raise HalbenchError("lora: true under FSDP is not supported (a 2-process CPU run hung; merging sharded adapters is untested): use DDP or DeepSpeed")  # fmt: skip
     out = Path(cfg.output_dir)
     held = [
         n for n in ("train_record.json", "train_log.jsonl", "checkpoints") if (out / n).exists()
@@ -195,7 +209,8 @@ def train(
     kwargs: dict[str, Any] = {"dtype": _load_dtype(cfg), "trust_remote_code": cfg.trust_remote_code}
     if cfg.attn_implementation:
         kwargs["attn_implementation"] = cfg.attn_implementation
-    model = AutoModelForImageTextToText.from_pretrained(cfg.model, **kwargs)
+    with _whole_model_load(accelerator):
+        model = AutoModelForImageTextToText.from_pretrained(cfg.model, **kwargs)
     _disable_dropout(model)
     model.config.use_cache = False
 
@@ -241,6 +256,17 @@ def train(
     if cfg.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model.train()
+    frozen: list[str] = []
+    if str(accelerator.distributed_type).rsplit(".", 1)[-1] in ("FSDP", "DEEPSPEED"):
+        from reference_models.rlhfv.unused import params_off_the_graph
+
+        probe = encoder.collate(records[: cfg.per_device_batch_size], pairs[: cfg.per_device_batch_size], gamma)  # fmt: skip
+        probe["model_inputs"] = {k: v.to(device) for k, v in probe["model_inputs"].items()}
+        with accelerator.autocast():
+            frozen = params_off_the_graph(model, lambda: token_logps(model, probe))
+        for name, p in model.named_parameters():
+            if name in frozen:
+                p.requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, betas=(cfg.adam_beta1, cfg.adam_beta2), eps=cfg.adam_epsilon, weight_decay=cfg.weight_decay)  # fmt: skip
     steps_per_epoch = len(records) // cfg.global_batch_size  # incomplete last batch dropped
@@ -322,11 +348,40 @@ def train(
         unwrapped.config.use_cache = True
         unwrapped.save_pretrained(out, state_dict=state, safe_serialization=True)
         processor.save_pretrained(out)
-        geometry = {"mixed_precision": _mixed_precision(cfg), "processes": world, "gradient_accumulation_steps": grad_acc, "steps": total}  # fmt: skip
+        geometry = {"mixed_precision": _mixed_precision(cfg), "processes": world, "gradient_accumulation_steps": grad_acc, "steps": total, "distributed_type": _distributed_name(accelerator), "frozen_unused_parameters": frozen}  # fmt: skip
         _write_record(cfg, out, data, fingerprint, beta, gamma, ref_dir, ref_stats, resume, command, time.perf_counter() - t_start, geometry)  # fmt: skip
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return out
+
+
+@contextlib.contextmanager
+def _whole_model_load(accelerator: Any) -> Iterator[None]:
+    """Load the model whole, also under ZeRO-3: the reference log-probs are computed by the full
+    model before ``prepare`` partitions it. accelerate registers its DeepSpeed config with
+    transformers whenever a ZeRO-3 plugin is selected (whatever ``zero3_init_flag`` says), and
+    transformers then loads under ``deepspeed.zero.Init`` (partitioned: the reference forward
+    fails on empty weights); the registration is lifted for the load and restored after."""
+    plugin = getattr(accelerator.state, "deepspeed_plugin", None)
+    if plugin is None or not plugin.hf_ds_config.is_zero3():
+        yield
+        return
+    if plugin.zero3_init_flag:
+        raise HalbenchError("zero3_init_flag: true is not supported: the reference log-probs are computed by the whole model before DeepSpeed partitions it (set zero3_init_flag: false)")  # fmt: skip
+    from transformers.integrations import unset_hf_deepspeed_config
+
+    unset_hf_deepspeed_config()
+    try:
+        yield
+    finally:
+        plugin.set_deepspeed_weakref()
+
+
+def _distributed_name(accelerator: Any) -> str:
+    name = str(accelerator.distributed_type).rsplit(".", 1)[-1]  # NO, MULTI_CPU, FSDP, ...
+    if name == "FSDP":
+        name += str(accelerator.state.fsdp_plugin.fsdp_version)
+    return name
 
 
 def _save_checkpoint(accelerator: Any, out: Path, step: int, limit: int | None) -> None:
