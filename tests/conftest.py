@@ -172,3 +172,23 @@ def make_coco_dir(directory, caps_boxes, vocab, splits=("val",)):
             json.dumps({"info": {}, "licenses": [], "images": images, "annotations": captions})
         )
     return directory
+
+
+# --------------------------------------------------------------------------- real browser
+
+#: Chromium flags for this closed network (see ENVIRONMENT.md): no background connections.
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+
+
+def chromium_and_playwright():
+    """(path to Debian's Chromium, playwright.sync_api), or skip the test when either is missing."""
+    import shutil
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip(
+            "Chromium is not installed (Debian: apt-get install chromium chromium-driver; .ci/run does it)"
+        )
+    sync = pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed")
+    return chromium, sync

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.annotate_helpers import make_run
+from tests.conftest import CHROMIUM_FLAGS, chromium_and_playwright
 
 pytest.importorskip("flask")
 
@@ -23,19 +24,6 @@ from halbench.annotate.app import serve  # noqa: E402
 from halbench.annotate.load import load_run  # noqa: E402
 from halbench.annotate.report import build_report  # noqa: E402
 from halbench.annotate.store import AnnotationStore  # noqa: E402
-
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]  # fmt: skip
-
-
-def _browser():
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip(
-            "Chromium is not installed (Debian: apt-get install chromium chromium-driver; .ci/run does it)"
-        )
-    sync = pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed")
-    return chromium, sync
 
 
 def _shots(tmp_path: Path, names: list[str]) -> None:
@@ -47,7 +35,7 @@ def _shots(tmp_path: Path, names: list[str]) -> None:
 
 
 def test_annotate_in_a_real_browser(tmp_path):
-    chromium, sync = _browser()
+    chromium, sync = chromium_and_playwright()
     db = load_run(make_run(tmp_path)).db
     store = AnnotationStore(db)
     token = store.add_annotator("alice")
@@ -60,7 +48,9 @@ def test_annotate_in_a_real_browser(tmp_path):
     dialogs: list[str] = []
     try:
         with sync.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, headless=True, args=FLAGS)
+            browser = p.chromium.launch(
+                executable_path=chromium, headless=True, args=CHROMIUM_FLAGS
+            )
             page = browser.new_page(viewport={"width": 1300, "height": 820})
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
             page.goto(f"{base}/login/{token}")

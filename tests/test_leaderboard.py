@@ -14,7 +14,7 @@ from halbench.leaderboard import add_records, build_site
 from halbench.score import ObjectHalbenchOptions, score_object_halbench
 from halbench.types import ResultRecord
 
-from .conftest import CAPS_BOXES, DEMO_ANSWERS
+from .conftest import CAPS_BOXES, CHROMIUM_FLAGS, DEMO_ANSWERS, chromium_and_playwright
 
 ENTRIES = Path(__file__).resolve().parents[1] / "leaderboard" / "entries"
 HOSTILE = '<script>alert("pwned")</script>'
@@ -137,24 +137,12 @@ def test_bad_entry_file(tmp_path, capsys):
     assert "bad.json: not a leaderboard entry file" in capsys.readouterr().err
 
 
-def _browser():
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip(
-            "Chromium is not installed (Debian: apt-get install chromium chromium-driver; .ci/run does it)"
-        )
-    sync = pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed")
-    return chromium, sync
-
-
 def test_in_a_real_browser(tmp_path, runs):
-    chromium, sync = _browser()
+    chromium, sync = chromium_and_playwright()
     site = build_site(ENTRIES, [runs], tmp_path / "site")
-    flags = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync"]  # fmt: skip
     dialogs = []
     with sync.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, headless=True, args=flags)
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         page.goto(site.index.as_uri())
