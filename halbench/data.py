@@ -58,6 +58,54 @@ def download(url: str, dest: Path, *, timeout: float = 60.0) -> None:
         raise HalbenchError(f"could not download {url}: {exc}") from None
 
 
+def fetch_verified(
+    source: Path | None,
+    *,
+    url: str,
+    blob: str,
+    download_to: Path,
+    offline: bool,
+    offline_message: str,
+    retry_hint: str,
+    describe: str,
+    label: str = "official",
+) -> Path:
+    """``source`` or, online, a download of ``url`` to ``download_to``; its git blob must be ``blob``."""
+    if source is None:
+        if offline:
+            raise HalbenchError(offline_message)
+        source = download_to
+        try:
+            download(url, source)
+        except HalbenchError as exc:
+            raise HalbenchError(f"{exc}\n{retry_hint}") from None
+    if not Path(source).is_file():
+        raise InputError(str(source), f"not found (expected {describe})")
+    got = git_blob_sha1(source)
+    if got != blob:
+        raise InputError(str(source), f"git blob {got} is not the {label} {blob} ({describe})")
+    return Path(source)
+
+
+def prepare_into(bench: Benchmark, data_dir: Path | None, fn: Any, **options: Any) -> Path:
+    """Run preparer ``fn(bench, tmp, **options) -> manifest`` in a temporary folder, write the
+    manifest, then move the folder into place atomically; nothing half-prepared is left."""
+    target = bench.data_dir(data_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{bench.name}-", dir=target.parent))
+    try:
+        manifest = fn(bench, tmp, **options)
+        manifest.update(
+            benchmark=bench.name, benchmark_version=bench.version, prepared_at=now_utc()
+        )
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+        _finish(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
 def _finish(tmp: Path, target: Path) -> None:
     if target.exists():
         shutil.rmtree(target)
@@ -99,20 +147,7 @@ def prepare(name: str, *, data_dir: Path | None = None, **options: Any) -> Path:
     }.get(bench.name)
     if fn is None:  # pragma: no cover - every prepared benchmark has a preparer
         raise HalbenchError(f"no preparation recipe for '{bench.name}'")
-    target = bench.data_dir(data_dir)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{bench.name}-", dir=target.parent))
-    try:
-        manifest = fn(bench, tmp, **options)
-        manifest.update(
-            benchmark=bench.name, benchmark_version=bench.version, prepared_at=now_utc()
-        )
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
-        _finish(tmp, target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    return prepare_into(bench, data_dir, fn, **options)
 
 
 def _check_coco_annotations(path: Path | None) -> str | None:
@@ -143,26 +178,18 @@ def _prepare_object_halbench(
     if coco_sample:
         return _object_halbench_coco_sample(bench, out, coco_images, coco_annotations, seed, ann)
     blob = expected_blob or official["git_blob"]
-    if source is None:
-        if offline:
-            raise HalbenchError(
-                "object-halbench: give the question file with --from PATH (RLHF-V/RLHF-V "
-                f"{official['path']}, git blob {blob}), or use --coco-sample"
-            )
-        source = out / "download" / Path(official["path"]).name
-        try:
-            download(official["url"], source)
-        except HalbenchError as exc:
-            raise HalbenchError(
-                f"{exc}\nOffline? Download {official['url']} elsewhere and pass --from PATH, "
-                "or use --coco-sample with a local COCO copy."
-            ) from None
-    got = git_blob_sha1(source)
-    if got != blob:
-        raise InputError(
-            str(source),
-            f"git blob {got} is not the official {blob} ({official['repository']} {official['path']})",
-        )
+    source = fetch_verified(
+        source,
+        url=official["url"],
+        blob=blob,
+        download_to=out / "download" / Path(official["path"]).name,
+        offline=offline,
+        offline_message="object-halbench: give the question file with --from PATH (RLHF-V/RLHF-V "
+        f"{official['path']}, git blob {blob}), or use --coco-sample",
+        retry_hint=f"Offline? Download {official['url']} elsewhere and pass --from PATH, "
+        "or use --coco-sample with a local COCO copy.",
+        describe=f"{official['repository']} {official['path']}",
+    )
     images = out / "images"
     images.mkdir()
     items = []
@@ -194,7 +221,7 @@ def _prepare_object_halbench(
     shutil.rmtree(out / "download", ignore_errors=True)
     return {
         "variant": None,
-        "source": {"kind": "official", **official, "verified_git_blob": got},
+        "source": {"kind": "official", **official, "verified_git_blob": blob},
         "coco_annotations": ann,
         "items": len(items),
     }

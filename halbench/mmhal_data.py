@@ -171,8 +171,7 @@ def prepare_mmhal_bench(
     **_: Any,
 ) -> Path:
     """Prepare the images into the benchmark's data dir and/or the judge prompt beside it."""
-    from halbench.data import _finish, _write_items, download
-    from halbench.provenance import now_utc
+    from halbench.data import download, prepare_into
 
     if images is None and judge_prompt_from is None and offline:
         raise HalbenchError(
@@ -196,6 +195,13 @@ def prepare_mmhal_bench(
             shutil.rmtree(tmp, ignore_errors=True)
     if images is None:
         return judge_prompt_dir(data_dir)
+    return prepare_into(bench, data_dir, _prepare_images, images=Path(images))
+
+
+def _prepare_images(bench: Any, out: Path, *, images: Path) -> dict[str, Any]:
+    """The preparer for ``halbench.data.prepare_into``: items.jsonl pointing at the local images."""
+    from halbench.data import _write_items
+
     records = load_template()
     found, missing = [], []
     for rec in records:
@@ -216,17 +222,6 @@ def prepare_mmhal_bench(
         items.append({"id": str(index), "image": str(path), "question": rec["question"],
                       "question_type": rec["question_type"], "question_topic": rec["question_topic"],
                       "mmhal_index": index, "mmhal_image_id": rec["image_id"]})  # fmt: skip
-    target = bench.data_dir(data_dir)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{bench.name}-", dir=target.parent))
-    try:
-        _write_items(tmp, items)
-        manifest = {"variant": None, "source": {"kind": "local_images", "images_dir": str(Path(images).resolve())},
-                    "items": len(items), "benchmark": bench.name, "benchmark_version": bench.version,
-                    "prepared_at": now_utc()}  # fmt: skip
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
-        _finish(tmp, target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    _write_items(out, items)
+    return {"variant": None, "items": len(items),
+            "source": {"kind": "local_images", "images_dir": str(images.resolve())}}  # fmt: skip

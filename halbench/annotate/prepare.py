@@ -37,7 +37,7 @@ def prepare_mhumaneval(
     expected_blob: str | None = None,
     **_: Any,
 ) -> dict[str, Any]:
-    from halbench.data import _image_suffix, download, git_blob_sha1
+    from halbench.data import _image_suffix, fetch_verified
 
     objhal = bench.spec["sources"]["object_halbench"]
     mmhal = bench.spec["sources"]["mmhal_bench"]
@@ -69,25 +69,19 @@ def prepare_mhumaneval(
             + "\n".join(missing[:5])
             + more,
         )
-    if source is None:
-        if offline:
-            raise HalbenchError(
-                f"mhumaneval: offline: get the 50 Object HalBench items, {where}, from "
-                f"{objhal['url']} on a machine that is online and pass that file with --from PATH"
-            )
-        source = out / "download" / Path(objhal["path"]).name
-        try:
-            download(objhal["url"], source)
-        except HalbenchError as exc:
-            raise HalbenchError(
-                f"{exc}\nOffline? Download {objhal['url']} elsewhere and pass it with --from PATH "
-                f"(the file {where})."
-            ) from None
-    if not Path(source).is_file():
-        raise InputError(str(source), f"not found (expected {where})")
-    got = git_blob_sha1(source)
-    if got != blob:
-        raise InputError(str(source), f"git blob {got} is not the expected {blob} ({where})")
+    source = fetch_verified(
+        source,
+        url=objhal["url"],
+        blob=blob,
+        download_to=out / "download" / Path(objhal["path"]).name,
+        offline=offline,
+        offline_message=f"mhumaneval: offline: get the 50 Object HalBench items, {where}, from "
+        f"{objhal['url']} on a machine that is online and pass that file with --from PATH",
+        retry_hint=f"Offline? Download {objhal['url']} elsewhere and pass it with --from PATH "
+        f"(the file {where}).",
+        describe=where,
+        label="expected",
+    )
     (out / "images").mkdir()
     items: list[dict[str, Any]] = []
     lines = list(read_jsonl(source))
@@ -126,7 +120,7 @@ def prepare_mhumaneval(
     return {
         "variant": None,
         "source": {
-            "object_halbench": {**objhal, "verified_git_blob": got},
+            "object_halbench": {**objhal, "verified_git_blob": blob},
             "mmhal_bench": {**mmhal, "images": str(Path(images).resolve())},
         },
         "items": len(items),
