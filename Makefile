@@ -28,8 +28,8 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 lint: setup
-	$(BIN)/ruff check halbench tests perf reference_models
-	$(BIN)/ruff format --check halbench tests perf reference_models
+	$(BIN)/ruff check halbench benchmarks tests perf reference_models
+	$(BIN)/ruff format --check halbench benchmarks tests perf reference_models
 
 ## perf: speed benchmarks (not part of the tests)
 perf: setup

@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks.object_halbench.objects import ObjectExtractor
 from halbench.errors import InputError
 from halbench.io import atomic_write_json, describe_type, file_sha256, read_json, read_jsonl
 from halbench.paths import cache_dir
 from halbench.progress import track
-from halbench.scoring.objects import ObjectExtractor
 
 SPLITS = ("train", "val")
 _CACHE_FORMAT = 1

@@ -22,11 +22,11 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from halbench import benchmarks as bench_registry
+from halbench import registry as bench_registry
 from halbench import scorers
-from halbench.benchmarks import Benchmark, Item
 from halbench.errors import HalbenchError, InputError
 from halbench.io import atomic_write_text
+from halbench.registry import Benchmark, Item
 from halbench.runners import (
     BackendOptions,
     GenerationSettings,
@@ -121,7 +121,7 @@ def plan(config: RunConfig) -> list[PlannedBenchmark]:
         manifest = _manifest(bench, config.data_dir)
         version = bench.version + (f"+{manifest['variant']}" if manifest.get("variant") else "")
         gt = None
-        if scorers.needs_ground_truth(bench):
+        if bench.needs_ground_truth:
             ref = bench.scorer_options.get("ground_truth")
             if ref == "coco-annotations":
                 given = config.coco_annotations or manifest.get("coco_annotations")

@@ -63,7 +63,7 @@ def main() -> None:
 
 def _mmhal(server: FakeOpenAI) -> None:
     """The MMHal-Bench scorer end to end (96 judged answers, concurrency 16) vs the bare client."""
-    from halbench.score_mmhal import mmhal_record
+    from benchmarks.mmhal_bench.score import mmhal_record
 
     server.reply = lambda text: "Fine.\nRating: 5, very informative"
     with tempfile.TemporaryDirectory() as tmp:

@@ -30,14 +30,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.object_halbench.metrics import score_chair  # noqa: E402
+from benchmarks.object_halbench.objects import ObjectExtractor, SynonymVocabulary  # noqa: E402
+from benchmarks.object_halbench.oracle import ReferenceChair  # noqa: E402
 from halbench.coco import load_ground_truth  # noqa: E402
 from halbench.nlp.pipeline import NltkPipeline  # noqa: E402
-from halbench.scoring.chair import score_chair  # noqa: E402
-from halbench.scoring.chair_reference import ReferenceChair  # noqa: E402
-from halbench.scoring.objects import ObjectExtractor, SynonymVocabulary  # noqa: E402
 
-RES = ROOT / "halbench" / "resources"
-CAPS_BOXES = RES / "llava_bench" / "caps_boxes_coco2014_val_80.jsonl"
+BENCHMARKS = ROOT / "benchmarks"
+CAPS_BOXES = BENCHMARKS / "llava-bench-coco" / "data" / "caps_boxes_coco2014_val_80.jsonl"
 
 
 def rss_mb() -> float:
@@ -51,7 +51,7 @@ def bench_scoring(n: int, seed: int) -> None:
         raise SystemExit(f"only {len(texts)} distinct answers available")
     rnd = random.Random(seed)
     texts = rnd.sample(texts, n)
-    syn = (RES / "object_halbench" / "synonyms_refine.txt").read_text()
+    syn = (BENCHMARKS / "object-halbench" / "data" / "synonyms_refine.txt").read_text()
     nlp = NltkPipeline()
     extractor = ObjectExtractor(SynonymVocabulary.default(), nlp)
     gt = load_ground_truth(CAPS_BOXES, extractor, use_cache=False)  # also loads WordNet

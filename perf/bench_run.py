@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def make_items(folder: Path, n: int) -> Path:
-    from halbench.benchmarks import get_benchmark
+    from halbench.registry import get_benchmark
 
     demo = get_benchmark("demo")
     shutil.copytree(demo.folder / "images", folder / "images")
@@ -55,7 +55,7 @@ def bare_loop(
     from PIL import Image
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    from halbench.benchmarks import get_benchmark
+    from halbench.registry import get_benchmark
 
     items = get_benchmark(str(folder)).load_items()
     processor = AutoProcessor.from_pretrained(model_dir)

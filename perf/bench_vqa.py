@@ -2,7 +2,7 @@
 
 200,000 synthetic questions (ten human answers each, drawn to look like VQAv2's mix of
 yes/no, counts and short phrases, with punctuation and case variants) and predictions.
-Baseline: ``halbench.scoring.vqa_reference.official_accuracy`` per question (the official
+Baseline: ``benchmarks.vqav2.oracle.official_accuracy`` per question (the official
 loop written out: dict copies, normalisation without memo, leave-one-out lists), summed
 like the official script. Both must give identical numbers.
 
@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from halbench.scoring.vqa import VqaQuestion, score_vqa  # noqa: E402
-from halbench.scoring.vqa_reference import official_accuracy  # noqa: E402
+from benchmarks.vqav2.metrics import VqaQuestion, score_vqa  # noqa: E402
+from benchmarks.vqav2.oracle import official_accuracy  # noqa: E402
 
 YESNO = ["yes", "no", "Yes", "No.", "yes!"]
 NUMBERS = ["0", "1", "2", "3", "4", "two", "three", "10", "1,000", "one"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from halbench.benchmarks import get_benchmark
+from halbench.registry import get_benchmark
 
 #: answers to the demo benchmark's six items (one hostile, one with a non-BMP character)
 ANSWERS = {

@@ -12,10 +12,10 @@ import pytest
 os.environ["HF_HUB_OFFLINE"] = "1"
 
 DATA = Path(__file__).parent / "data"
-RESOURCES = Path(__file__).resolve().parents[1] / "halbench" / "resources"
-CAPS_BOXES = RESOURCES / "llava_bench" / "caps_boxes_coco2014_val_80.jsonl"
-DEMO_ANSWERS = RESOURCES / "demo" / "gpt4_llava_bench_detail.jsonl"
-SYNONYMS = RESOURCES / "object_halbench" / "synonyms_refine.txt"
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+CAPS_BOXES = BENCHMARKS / "llava-bench-coco" / "data" / "caps_boxes_coco2014_val_80.jsonl"
+DEMO_ANSWERS = BENCHMARKS / "demo" / "data" / "gpt4_llava_bench_detail.jsonl"
+SYNONYMS = BENCHMARKS / "object-halbench" / "data" / "synonyms_refine.txt"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -48,21 +48,21 @@ def nlp():
 
 @pytest.fixture(scope="session")
 def vocab():
-    from halbench.scoring.objects import SynonymVocabulary
+    from benchmarks.object_halbench.objects import SynonymVocabulary
 
     return SynonymVocabulary.default()
 
 
 @pytest.fixture(scope="session")
 def extractor(vocab, nlp):
-    from halbench.scoring.objects import ObjectExtractor
+    from benchmarks.object_halbench.objects import ObjectExtractor
 
     return ObjectExtractor(vocab, nlp)
 
 
 @pytest.fixture(scope="session")
 def reference():
-    from halbench.scoring.chair_reference import ReferenceChair
+    from benchmarks.object_halbench.oracle import ReferenceChair
 
     return ReferenceChair(SYNONYMS.read_text(encoding="utf-8"))
 
@@ -103,7 +103,7 @@ def make_benchmark(
     """A custom benchmark folder with ``n`` items over the demo images (ground truth: the demo's)."""
     import shutil
 
-    from halbench.benchmarks import get_benchmark
+    from halbench.registry import get_benchmark
 
     demo = get_benchmark("demo")
     folder.mkdir(parents=True, exist_ok=True)

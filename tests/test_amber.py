@@ -7,10 +7,10 @@ import shutil
 
 import pytest
 
+from benchmarks.amber.metrics import GenerativeTotals, score_discriminative, score_generative_item
+from benchmarks.amber.score import default_data_dir, score_amber
+from benchmarks.amber.similarity import ExactSimilarity
 from halbench.errors import InputError
-from halbench.score_amber import default_data_dir, score_amber
-from halbench.scoring.amber import GenerativeTotals, score_discriminative, score_generative_item
-from halbench.scoring.similarity import ExactSimilarity
 
 
 def test_existence_rounding_quirks():

@@ -16,8 +16,8 @@ pytest.importorskip("flask")
 from halbench.annotate.app import COOKIE, create_app, serve  # noqa: E402
 from halbench.annotate.load import load_run  # noqa: E402
 from halbench.annotate.store import AnnotationStore  # noqa: E402
-from halbench.benchmarks import get_benchmark  # noqa: E402
 from halbench.errors import HalbenchError  # noqa: E402
+from halbench.registry import get_benchmark  # noqa: E402
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from halbench.scoring.chair import aggregate, score_chair, score_item
+from benchmarks.object_halbench.metrics import aggregate, score_chair, score_item
 
 GT = {
     1: frozenset({"dog", "person", "couch"}),

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-import halbench.data as data
-from halbench.benchmarks import get_benchmark
+import halbench.prepare as data
 from halbench.cli import main
 from halbench.errors import HalbenchError, InputError
+from halbench.registry import get_benchmark
 from halbench.run import RunConfig, run
 
 from .conftest import make_coco_dir
@@ -151,7 +151,7 @@ def test_coco_sample(tmp_path, vocab, caps_boxes, monkeypatch, tiny_model):
 
 
 def test_llava_bench_coco(tmp_path, tiny_model, capsys):
-    questions = [json.loads(x) for x in (get_benchmark("llava-bench-coco").resolve("resource:llava_bench/qa90_questions.jsonl")).read_text().splitlines()]  # fmt: skip
+    questions = [json.loads(x) for x in (get_benchmark("llava-bench-coco").resolve("shipped:data/qa90_questions.jsonl")).read_text().splitlines()]  # fmt: skip
     ids = sorted({int(q["image"].split(".")[0]) for q in questions})
     assert len(ids) == 30
     images = fake_coco_images(tmp_path / "val2014", ids[:-1])

@@ -6,13 +6,13 @@ import json
 
 import pytest
 
-import halbench.data as data
+import halbench.prepare as data
+from benchmarks.pope.score import load_questions
 from halbench.cli import main
 from halbench.errors import InputError
 from halbench.run import RunConfig, run
-from halbench.score_pope import load_questions
 
-from .conftest import RESOURCES
+from .conftest import BENCHMARKS
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -31,7 +31,7 @@ def test_pope_prepare_and_run(tmp_path, tiny_model):
     names = {
         q["image"]
         for s in ("random", "popular", "adversarial")
-        for q in load_questions(RESOURCES / "pope" / f"coco_pope_{s}.json")
+        for q in load_questions(BENCHMARKS / "pope" / "data" / f"coco_pope_{s}.json")
     }
     images = tiny_images(tmp_path / "val2014", sorted(names)[:-1])
     with pytest.raises(InputError, match="1 POPE images missing"):
@@ -73,10 +73,10 @@ def test_pope_prepare_and_run(tmp_path, tiny_model):
 
 
 def test_amber_prepare_and_run(tmp_path):
-    queries = json.loads((RESOURCES / "amber" / "query_all.json").read_text())
+    queries = json.loads((BENCHMARKS / "amber" / "data" / "query_all.json").read_text())
     images = tiny_images(tmp_path / "amber", sorted({q["image"] for q in queries}))
     target = data.prepare("amber", data_dir=tmp_path / "d", amber_images=images)
-    annotations = json.loads((RESOURCES / "amber" / "annotations.json").read_text())
+    annotations = json.loads((BENCHMARKS / "amber" / "data" / "annotations.json").read_text())
     replay = tmp_path / "r.jsonl"
     lines = []
     for q in queries:

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from halbench import mmhal_data
+from benchmarks.mmhal_bench import mmhal_data
 from halbench.cli import main
 
 from .conftest import make_benchmark
@@ -137,7 +137,7 @@ def test_object_halbench_llm_extractor_in_run(tmp_path, monkeypatch, capsys):
 
 
 def test_llava_bench_in_run_judged(tmp_path, monkeypatch, capsys):
-    from halbench.score_llava_bench import load_questions
+    from benchmarks.llava_bench_coco.score import load_questions
 
     from .test_data import fake_coco_images
     from .test_llava_bench import judge_reply as llava_reply

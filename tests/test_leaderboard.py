@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.object_halbench.score import ObjectHalbenchOptions, score_object_halbench
 from halbench.cli import main
 from halbench.leaderboard import add_records, build_site
-from halbench.score import ObjectHalbenchOptions, score_object_halbench
 from halbench.types import ResultRecord
 
 from .conftest import CAPS_BOXES, CHROMIUM_FLAGS, DEMO_ANSWERS, chromium_and_playwright

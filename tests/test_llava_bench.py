@@ -6,13 +6,13 @@ import json
 
 import pytest
 
+from benchmarks.llava_bench_coco.metrics import parse_score, relative_scores
+from benchmarks.llava_bench_coco.score import score_llava_bench
 from halbench.cli import main
 from halbench.judges import JudgeConfig
-from halbench.score_llava_bench import score_llava_bench
-from halbench.scoring.llava_bench import parse_score, relative_scores
 from halbench.types import ResultRecord
 
-from .conftest import RESOURCES
+from .conftest import BENCHMARKS
 from .fake_openai import FakeOpenAI
 
 SECRET = "sk-llava-bench-secret"
@@ -46,7 +46,7 @@ def judge_reply(text: str) -> str:
 def answers(tmp_path):
     qs = [
         json.loads(x)
-        for x in (RESOURCES / "llava_bench" / "qa90_questions.jsonl").read_text().splitlines()
+        for x in (BENCHMARKS / "llava-bench-coco" / "data" / "qa90_questions.jsonl").read_text().splitlines()
     ]
     path = tmp_path / "answers.jsonl"
     lines = []

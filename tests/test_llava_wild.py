@@ -7,13 +7,14 @@ import json
 
 import pytest
 
+from benchmarks.llava_bench_coco.metrics import wild_context_text
+from benchmarks.llava_bench_in_the_wild.prepare import load_data
+from benchmarks.llava_bench_in_the_wild.score import score_llava_bench_wild
 from halbench.cli import main
-from halbench.data import prepare
 from halbench.errors import HalbenchError, InputError
 from halbench.judges import JudgeConfig
 from halbench.leaderboard.data import record_cells
-from halbench.llava_wild import load_data, score_llava_bench_wild
-from halbench.scoring.llava_bench import wild_context_text
+from halbench.prepare import prepare
 from halbench.types import ResultRecord
 
 from .fake_openai import FakeOpenAI
@@ -182,7 +183,7 @@ def test_score_request_text_and_summary(prepared, tmp_path, monkeypatch):
     p = rec.protocol
     assert p["scorer"] == "llava-bench-wild" and p["prompt_version"].startswith("llava-eval_gpt_review_bench@181a2f8")  # fmt: skip
     assert p["n_string_captions"] == 1 and p["prompt_parity"] is True
-    from halbench.display import format_llava_bench
+    from benchmarks.llava_bench_in_the_wild.score import format_table as format_llava_bench
 
     table = format_llava_bench(rec)
     assert "LLaVA-Bench (In-the-Wild)" in table and "1 image caption(s) are plain strings" in table
@@ -212,7 +213,7 @@ def test_cli_score_as_is_captions_minus_one_and_tamper(prepared, tmp_path, monke
     out = tmp_path / "o" / "w.json"
     with FakeOpenAI() as server:
         server.reply = judge_reply
-        args = ["-q", "score", "llava-bench", "--benchmark", NAME, "--data-dir", str(prepared), "--answers", str(answers),
+        args = ["-q", "score", NAME, "--data-dir", str(prepared), "--answers", str(answers),
                 "--output", str(out), "--judge-model", "judge-w", "--judge-base-url", server.url]  # fmt: skip
         assert main([*args, "--string-caption", "as-is", "--failures", "llava-minus-one"]) == 0
         sent = [b["messages"][1]["content"] for b in server.requests]
@@ -229,7 +230,7 @@ def test_cli_score_as_is_captions_minus_one_and_tamper(prepared, tmp_path, monke
     (prepared / NAME / "answers_gpt4.jsonl").write_text("{}\n")
     with pytest.raises(InputError, match="changed since it was prepared"):
         load_data(prepared)
-    from halbench.benchmarks import get_benchmark
+    from halbench.registry import get_benchmark
     from halbench.scorers import JudgeSetup, check_judge
 
     with pytest.raises(InputError, match="answers_gpt4.jsonl: missing or changed"):
@@ -269,7 +270,7 @@ def test_online_prepare_downloads_from_the_resolve_urls(wild_dir, tmp_path, monk
     import threading
     from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
-    from halbench import llava_wild
+    from benchmarks.llava_bench_in_the_wild import prepare as llava_wild
 
     class Quiet(SimpleHTTPRequestHandler):
         def log_message(self, *args):

@@ -7,12 +7,12 @@ import json
 
 import pytest
 
-from halbench import mmhal_data
+from benchmarks.mmhal_bench.metrics import aggregate, parse_rating, reported
+from benchmarks.mmhal_bench.score import load_answers, score_mmhal_bench
+from benchmarks.mmhal_bench import mmhal_data
 from halbench.cli import main
 from halbench.errors import HalbenchError, InputError
 from halbench.judges import JudgeConfig
-from halbench.score_mmhal import load_answers, score_mmhal_bench
-from halbench.scoring.mmhal import aggregate, parse_rating, reported
 from halbench.types import ResultRecord
 
 from .fake_openai import FakeOpenAI
@@ -116,7 +116,7 @@ def test_prepare_images_names_what_is_missing(tmp_path):
 
 
 def test_missing_image_error_text(tmp_path):
-    from halbench.benchmarks import get_benchmark
+    from halbench.registry import get_benchmark
 
     with pytest.raises(InputError) as err:
         mmhal_data.prepare_mmhal_bench(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from halbench.scoring.objects import SynonymVocabulary
+from benchmarks.object_halbench.objects import SynonymVocabulary
 
 
 def test_vocabulary_shape(vocab):
@@ -99,7 +99,7 @@ def test_words_keep_placeholders_between_relevant_words(extractor):
 
 
 def test_fingerprint_changes_with_vocabulary(nlp):
-    from halbench.scoring.objects import ObjectExtractor
+    from benchmarks.object_halbench.objects import ObjectExtractor
 
     a = ObjectExtractor(SynonymVocabulary.from_text("dog, puppy\n"), nlp).fingerprint()
     b = ObjectExtractor(SynonymVocabulary.from_text("dog, pup\n"), nlp).fingerprint()

@@ -7,8 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from halbench.cli import main
-from halbench.scoring.llm_objects import (
+from benchmarks.object_halbench.llm_objects import (
     PROMPT,
     SpacyAnalyzer,
     WordNetAnalyzer,
@@ -19,6 +18,7 @@ from halbench.scoring.llm_objects import (
     refine,
     to_coco,
 )
+from halbench.cli import main
 from halbench.types import ResultRecord
 
 from .conftest import CAPS_BOXES

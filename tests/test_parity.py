@@ -7,8 +7,8 @@ import random
 
 import pytest
 
+from benchmarks.object_halbench.score import ObjectHalbenchOptions, score_object_halbench
 from halbench.coco import load_ground_truth
-from halbench.score import ObjectHalbenchOptions, score_object_halbench
 
 from .conftest import CAPS_BOXES, DEMO_ANSWERS
 

@@ -6,13 +6,13 @@ import json
 
 import pytest
 
+from benchmarks.pope.metrics import parse_reference, parse_strict, pope_metrics
+from benchmarks.pope.score import load_questions, score_pope
 from halbench.cli import main
 from halbench.errors import InputError
-from halbench.score_pope import load_questions, score_pope
-from halbench.scoring.pope import parse_reference, parse_strict, pope_metrics
 from halbench.types import ResultRecord
 
-from .conftest import RESOURCES
+from .conftest import BENCHMARKS
 
 YES = ["Yes", "Yes.", "yes", "YES", "**Yes**", "Yep", "Certainly.", "NO", "No!", "No。", "**No**", "No\n", "Nope", "None.",
        "Negative.", "Not at all.", "I cannot see a dog.", "I don't see any dog.", "There isn't any dog.", "No,there isn't.",
@@ -62,7 +62,7 @@ def test_metrics_by_hand():
 
 def test_shipped_splits():
     for split in ("random", "popular", "adversarial"):
-        qs = load_questions(RESOURCES / "pope" / f"coco_pope_{split}.json")
+        qs = load_questions(BENCHMARKS / "pope" / "data" / f"coco_pope_{split}.json")
         assert len(qs) == 3000 and sum(q["label"] == "yes" for q in qs) == 1500
 
 
@@ -78,7 +78,7 @@ def _answers(path, questions, fn):
 def test_three_splits_and_macro_mean(tmp_path, capsys):
     pairs, args_q, args_a = [], [], []
     for k, split in enumerate(("random", "popular", "adversarial")):
-        qpath = RESOURCES / "pope" / f"coco_pope_{split}.json"
+        qpath = BENCHMARKS / "pope" / "data" / f"coco_pope_{split}.json"
         qs = load_questions(qpath)
         # a model that says yes to everything except every (k+2)-th question
         a = _answers(

@@ -39,7 +39,7 @@ def test_tiny_model_loads_with_auto_classes(tiny_model):
 
 
 def test_batch_size_does_not_change_answers(tiny_model, tmp_path):
-    from halbench.benchmarks import get_benchmark
+    from halbench.registry import get_benchmark
     from halbench.runners import GenerationSettings, Request
     from halbench.runners.hf import HFRunner
 

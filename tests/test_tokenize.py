@@ -13,7 +13,7 @@ from nltk.tokenize.punkt import PunktSentenceTokenizer, PunktTokenizer
 from halbench.nlp import tokenize as tk
 from halbench.nlp.tokenize import WordTokenizer, make_punkt
 
-from .conftest import CAPS_BOXES, RESOURCES
+from .conftest import BENCHMARKS, CAPS_BOXES
 
 _TB = NLTKWordTokenizer()
 
@@ -46,7 +46,7 @@ def test_real_texts(pair, pope_captions):
     texts = [c["text"] for c in pope_captions]
     texts += [
         json.loads(line)["text"]
-        for line in (RESOURCES / "llava_bench" / "qa90_gpt4_answer.jsonl").open()
+        for line in (BENCHMARKS / "llava-bench-coco" / "data" / "qa90_gpt4_answer.jsonl").open()
     ]
     for line in CAPS_BOXES.open():
         texts += json.loads(line)["captions"]

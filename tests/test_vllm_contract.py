@@ -140,7 +140,7 @@ def test_vllm_runner_refuses_beam_search(tiny_model, fake_vllm):
     from halbench.runners.vllm import VLLMRunner
 
     runner = VLLMRunner(str(tiny_model))
-    img = Path(__file__).resolve().parents[1] / "halbench/benchmarks/demo/images/clock.png"
+    img = Path(__file__).resolve().parents[1] / "benchmarks/demo/images/clock.png"
     with pytest.raises(HalbenchError, match="beam search"):
         list(
             runner.generate(

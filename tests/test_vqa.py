@@ -7,11 +7,16 @@ import random
 
 import pytest
 
+from benchmarks.vqav2.metrics import (
+    VqaQuestion,
+    process_digit_article,
+    process_punctuation,
+    score_vqa,
+)
+from benchmarks.vqav2.oracle import official_accuracy
+from benchmarks.vqav2.score import score_vqav2
 from halbench.cli import main
 from halbench.errors import InputError
-from halbench.score_vqav2 import score_vqav2
-from halbench.scoring.vqa import VqaQuestion, process_digit_article, process_punctuation, score_vqa
-from halbench.scoring.vqa_reference import official_accuracy
 from halbench.types import ResultRecord
 
 

@@ -61,7 +61,7 @@ def read_run(
     run_dir: Path, benchmark: str, data_dir: Path | None = None
 ) -> tuple[list[dict[str, Any]], dict[str, Any], list[str]]:
     """The items (with resolved image paths), the run (model, version), the image folders."""
-    from halbench.benchmarks import get_benchmark
+    from halbench.registry import get_benchmark
 
     answers_path = run_dir / benchmark / "answers.jsonl"
     bench = get_benchmark(benchmark)

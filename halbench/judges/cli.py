@@ -1,7 +1,7 @@
-"""CLI pieces for judge-scored benchmarks: the ``--judge-*`` flags and ``score mmhal-bench``.
+"""CLI pieces shared by judge-scored benchmarks: the ``--judge-*`` flags and their config.
 
-``halbench/cli.py`` calls ``add_score_parsers`` once and uses the flag helpers for
-``score llava-bench`` and ``run``; the scoring itself lives in ``halbench.score_mmhal``.
+Benchmarks' ``score.py`` add them to their ``halbench score NAME`` parser; ``halbench run``
+adds them with ``required=False`` (without a judge, judged benchmarks are "not judged").
 """
 
 from __future__ import annotations
@@ -67,56 +67,8 @@ def print_estimate(est: dict[str, Any]) -> None:
           f"~{est['prompt_tokens_est']} prompt tokens, {money}", file=sys.stderr)  # fmt: skip
 
 
-def add_score_parsers(score_sub: Any) -> None:
-    mm = score_sub.add_parser(
-        "mmhal-bench",
-        aliases=["mmhal"],
-        help="MMHal-Bench: LLM-judge ratings 0-6, hallucination rate, informativeness",
-        description="Rate answers to MMHal-Bench's 96 questions with LLaVA-RLHF's judge prompt, parsed as "
-        "eval_gpt_mmhal.py does (exactly one distinct 'rating: N' substring). A reply with none or several "
-        "ratings, or a failed call, makes the item unscored; --failures parity scores such replies 0 as "
-        "the reference does (labelled). The prompt is GPL-3.0 and not shipped: prepare it with "
-        "halbench data prepare mmhal-bench --judge-prompt-from eval_gpt_mmhal.py, or give --judge-prompt.",
-        epilog="example:\n  halbench score mmhal-bench --answers runs/m/mmhal-bench/answers.jsonl \\\n"
-        "      --judge-model gpt-4o-2024-11-20 --output mmhal.json",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    mm.add_argument(
-        "--answers",
-        required=True,
-        help="JSONL (text/answer/model_answer; question_id 0..95 or one line per question in order) "
-        "or LLaVA-RLHF's response JSON (the template with model_answer filled)",
-    )
-    mm.add_argument("--output", required=True, metavar="OUT.json")
-    mm.add_argument(
-        "--failures", choices=["unscored", "parity"], default="unscored",
-        help="replies with no or several ratings: unscored (default) or parity (score 0, as the reference)",
-    )  # fmt: skip
-    mm.add_argument(
-        "--judge-prompt", type=Path, metavar="FILE",
-        help="a template of your own with four {} slots (recorded as non-parity with its sha256)",
-    )  # fmt: skip
-    mm.add_argument(
-        "--judge-max-tokens", type=int, default=512,
-        help="RLHF-V/RLAIF-V: 512 (default); LLaVA-RLHF sent none (0 = none)",
-    )  # fmt: skip
-    mm.add_argument("--data-dir", type=Path, metavar="DIR", help="prepared data root")
-    add_judge_flags(mm)
-    mm.set_defaults(func=_cmd_score_mmhal)
 
 
-def _cmd_score_mmhal(args: argparse.Namespace) -> int:
-    from halbench import display
-    from halbench.cli import _emit
-    from halbench.score_mmhal import score_mmhal_bench
-
-    judge = judge_config(args, Path(args.output).parent)
-    record = score_mmhal_bench(
-        args.answers, judge, failures=args.failures, judge_prompt_file=args.judge_prompt,
-        data_dir=args.data_dir, max_tokens=args.judge_max_tokens or None,
-        command=sys.argv[:], on_estimate=print_estimate,
-    )  # fmt: skip
-    return _emit(record, args.output, display.format_mmhal(record))
 
 
 def add_llm_extractor_flags(p: Any) -> None:
@@ -134,26 +86,6 @@ def add_llm_extractor_flags(p: Any) -> None:
     add_judge_flags(p, required=False)
 
 
-def score_objhal_llm_cmd(args: argparse.Namespace, opts: Any) -> int:
-    from halbench import display
-    from halbench.cli import _emit
-    from halbench.errors import HalbenchError
-    from halbench.score_objhal_llm import LlmExtraction, score_object_halbench_llm
-
-    if not args.judge_model:
-        raise HalbenchError(
-            "--extractor llm needs --judge-model (the reference: gpt-3.5-turbo-0613)"
-        )
-    llm = LlmExtraction(judge_config(args, Path(args.output).parent), args.spacy_model)
-    record = score_object_halbench_llm(
-        args.answers,
-        args.coco_annotations,
-        opts,
-        llm,
-        command=sys.argv[:],
-        on_estimate=print_estimate,
-    )
-    return _emit(record, args.output, display.format_object_halbench_llm(record))
 
 
 def run_judge_setup(args: argparse.Namespace) -> Any:

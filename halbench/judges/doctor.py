@@ -6,7 +6,7 @@ from importlib.util import find_spec
 
 
 def judge_lines() -> list[str]:
-    from halbench.mmhal_data import judge_prompt_dir
+    from benchmarks.mmhal_bench.mmhal_data import judge_prompt_dir
 
     lines = ["LLM judges (optional)"]
     if find_spec("openai") is None:

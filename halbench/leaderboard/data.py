@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from halbench.errors import InputError
+from halbench.registry import scorer_metrics
 from halbench.types import ResultRecord
 
 
@@ -54,57 +55,6 @@ class EntryFile(_M):
     rows: list[EntryRow]
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-#: record metric -> column: (column key, label, better, metric name, scale)
-RECORD_COLUMNS: dict[str, list[tuple[str, str, str, str, float]]] = {
-    "object-halbench": [
-        ("objhal_resp", "Object HalBench Resp.", "lower", "CHAIRs_refine", 100.0),
-        ("objhal_mention", "Object HalBench Mention", "lower", "CHAIRi", 100.0),
-    ],
-    "vqav2": [("vqav2_accuracy", "VQAv2 accuracy (ours)", "higher", "accuracy", 100.0)],
-    "pope": [
-        ("pope_f1", "POPE F1", "higher", "f1", 100.0),
-        ("pope_accuracy", "POPE accuracy", "higher", "accuracy", 100.0),
-    ],
-    "amber": [("amber_score", "AMBER score", "higher", "amber_score", 1.0)],
-    # the paper's "MMHal Resp." is human-judged: the judge's hallucination rate is its own column
-    "mmhal-bench": [
-        ("mmhal_info", "MMHal Info.", "higher", "informativeness", 100.0),
-        (
-            "mmhal_judge_hall",
-            "MMHal hallucination rate (LLM judge)",
-            "lower",
-            "hallucination_rate",
-            100.0,
-        ),
-    ],
-    "llava-bench": [
-        ("llavabench_conv", "LLaVA-Bench Conv.", "higher", "relative_conv", 100.0),
-        ("llavabench_detail", "LLaVA-Bench Detail", "higher", "relative_detail", 100.0),
-        ("llavabench_complex", "LLaVA-Bench Comp.", "higher", "relative_complex", 100.0),
-    ],
-    # In-the-Wild has columns of its own: the paper's LLaVA-Bench columns are the COCO set
-    "llava-bench-wild": [
-        (
-            f"llavabench_wild_{c}",
-            f"LLaVA-Bench (In-the-Wild) {label}",
-            "higher",
-            f"relative_{c}",
-            100.0,
-        )
-        for c, label in (
-            ("conv", "Conv."),
-            ("detail", "Detail"),
-            ("complex", "Comp."),
-            ("all", "All"),
-        )
-    ],
-    "mhumaneval": [
-        (f"mhumaneval_{t}", f"MHumanEval {t.title()}", "lower", t, 100.0)
-        for t in ("object", "position", "number", "all")
-    ],
-}
 
 
 @dataclass
@@ -243,7 +193,10 @@ def record_cells(
 ) -> dict[str, tuple[EntryColumn, Cell]]:
     bench_key = record.protocol.get("scorer") or record.benchmark
     out = {}
-    for key, label, better, metric, scale in RECORD_COLUMNS.get(str(bench_key), []):
+    filled = [(m, key) for m in scorer_metrics(str(bench_key)) for key in m.columns]
+    for spec, key in filled:
+        metric, scale, better = spec.key, spec.scale, spec.direction
+        label = spec.column_label or spec.label
         value = record.metrics.get(metric)
         if not isinstance(value, int | float) or isinstance(value, bool):
             value = None

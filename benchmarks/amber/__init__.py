@@ -1,0 +1,1 @@
+"""The amber benchmark (see README.md in this folder)."""

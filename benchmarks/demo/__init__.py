@@ -1,0 +1,1 @@
+"""The demo benchmark (see README.md in this folder)."""

@@ -1,0 +1,1 @@
+"""The llava-bench-coco benchmark (see README.md in this folder)."""

@@ -1,0 +1,1 @@
+"""The llava-bench-in-the-wild benchmark (see README.md in this folder)."""

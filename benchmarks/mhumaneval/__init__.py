@@ -1,0 +1,1 @@
+"""The mhumaneval benchmark (see README.md in this folder)."""

@@ -1,0 +1,1 @@
+"""The mmhal-bench benchmark (see README.md in this folder)."""

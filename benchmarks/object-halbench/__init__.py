@@ -1,0 +1,1 @@
+"""The object-halbench benchmark (see README.md in this folder)."""

@@ -1,0 +1,1 @@
+"""The pope benchmark (see README.md in this folder)."""

@@ -1,0 +1,1 @@
+"""The vqav2 benchmark (see README.md in this folder)."""

@@ -1,0 +1,55 @@
+"""What every ``halbench`` command shares: the help format, global flags, writing records."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+
+class Formatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions and examples as written (line breaks kept)."""
+
+
+def global_flags() -> argparse.ArgumentParser:
+    """``-q`` accepted after any subcommand too (``halbench run -q ...``)."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bars"
+    )
+    return parent
+
+
+def add_command(sub: Any, name: str, *, help: str, description: str, example: str, **kw: Any) -> Any:
+    """A subcommand with a description and an example, accepting the global flags."""
+    epilog = example if example.startswith(("example", "examples")) else f"example:\n  {example}"
+    return sub.add_parser(
+        name,
+        help=help,
+        description=description,
+        epilog=epilog,
+        formatter_class=Formatter,
+        parents=[global_flags()],
+        **kw,
+    )
+
+
+def emit_record(record: Any, output: str | Path, table: str) -> int:
+    """Write a record atomically, then print its table and path."""
+    from halbench.io import atomic_write_text
+
+    atomic_write_text(output, record.to_json())
+    print(table)
+    print(f"\nResult record: {output}")
+    return 0
+
+
+def positionals(argv: list[str]) -> list[str]:
+    """The words of a command line that are not options (to find the chosen subcommand)."""
+    return [a for a in argv if not a.startswith("-")]
+
+
+def argv() -> list[str]:
+    """The command line as typed, for the record's provenance."""
+    return sys.argv[:]

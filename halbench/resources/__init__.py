@@ -1,1 +1,0 @@
-"""Data files shipped with halbench (see SOURCES.md for origins and licences)."""
