@@ -1,0 +1,1 @@
+"""Benchmark definitions, one folder each (``benchmarks/<name>/``)."""
