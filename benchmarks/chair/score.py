@@ -178,14 +178,17 @@ def build_ground_truth(directory: Path, extractor: ChairExtractor) -> dict[int, 
 # --------------------------------------------------------------------------- answers
 
 
-def load_answers(path: str | Path) -> list[Answer]:
-    """Answers in any format Object HalBench reads, or OPERA's ``{"image_id", "caption"}`` JSONL."""
+def load_answers(path: str | Path, *, questions: str | Path | None = None) -> list[Answer]:
+    """Answers in any format Object HalBench reads, or OPERA's ``{"image_id", "caption"}`` JSONL.
+
+    ``questions``: RLHF-V's question file, for answer files without ``image_id`` (joined by
+    line position, as Object HalBench does)."""
     p = Path(path)
     if p.suffix != ".json":
         first = next(iter(read_jsonl(p)), None)
         if first is not None and "caption" in first[1] and not {"text", "answer"} & set(first[1]):
             return _caption_jsonl(p)
-    return load_object_halbench_answers(p, coh="off")
+    return load_object_halbench_answers(p, questions_path=questions, coh="off")
 
 
 def _caption_jsonl(path: Path) -> list[Answer]:
@@ -289,16 +292,21 @@ def score_file(
     *,
     unknown_images: UnknownImages = "error",
     command: list[str] | None = None,
+    questions: str | Path | None = None,
     use_cache: bool = True,
     cache_root: Path | None = None,
     nlp: Any = None,
 ) -> ResultRecord:
     """Score an answer file against COCO 2014 ground truth (classic CHAIR)."""
     started = (now_utc(), time.perf_counter())
-    answers = load_answers(answers_path)
+    answers = load_answers(answers_path, questions=questions)
     extractor = make_extractor(nlp)
     gt = load_ground_truth(coco_annotations, extractor, use_cache=use_cache, cache_root=cache_root)
     inputs = [InputFile(path=str(answers_path), sha256=file_sha256(answers_path), role="answers")]
+    if questions is not None:
+        inputs.append(
+            InputFile(path=str(questions), sha256=file_sha256(questions), role="questions")
+        )
     return score_answers(
         answers, gt, extractor, unknown_images=unknown_images, source=str(answers_path),
         inputs=inputs, command=command, started=started,

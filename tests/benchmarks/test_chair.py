@@ -307,6 +307,12 @@ def test_answer_formats(tmp_path, cx):
         assert expected is None or got == expected, name
         expected = got
     assert expected[0]["CHAIRs"] == (2, 5)
+    # RLHF-V's answer files have no image_id: joined with the question file by line position
+    (tmp_path / "q.jsonl").write_text("".join(json.dumps({"image_id": i}) + "\n" for i, _ in ROWS))
+    (tmp_path / "noid.jsonl").write_text("".join(json.dumps({"prompt": "Q", "text": t}) + "\n" for _, t in ROWS))  # fmt: skip
+    rec = score_file(tmp_path / "noid.jsonl", ann, questions=tmp_path / "q.jsonl", cache_root=tmp_path / "c")  # fmt: skip
+    assert [it["mentions"] for it in rec.items] == expected[1]
+    assert rec.provenance.inputs[1].role == "questions"
     (tmp_path / "bad.jsonl").write_text('{"image_id": 1, "caption": 3}\n')
     with pytest.raises(InputError, match='"caption" must be a string'):
         load_answers(tmp_path / "bad.jsonl")
