@@ -14,7 +14,12 @@ import pytest
 import tomllib
 
 from benchmarks.chair import prepare as chair_prepare
-from benchmarks.chair.metrics import ChairExtractor, ChairVocabulary, default_synonyms_text
+from benchmarks.chair.metrics import (
+    ChairExtractor,
+    ChairVocabulary,
+    default_synonyms_text,
+    double_words,
+)
 from benchmarks.chair.oracle import CHAIR
 from benchmarks.chair.score import (
     format_table,
@@ -107,6 +112,14 @@ def test_extraction_quirks(cx, text, mentions, n_words):
     got = cx.extract(text)
     assert got.mentions == mentions
     assert got.n_words == n_words
+
+
+def test_double_word_table_matches_the_oracle_copy():
+    """metrics.double_words() and the oracle's table are written separately: they must agree."""
+    oracle = CHAIR([], "/nonexistent", default_synonyms_text())
+    assert double_words() == oracle.double_word_dict
+    # 27 distinct listed pairs, 24 baby/adult animals, 2 passenger, toilet seat, wine glas
+    assert len(oracle.double_word_dict) == 27 + 24 + 2 + 1 + 1
 
 
 def test_extraction_matches_oracle_on_quirk_texts(cx):
