@@ -1,0 +1,343 @@
+"""Score CHAIR answer files: COCO 2014 ground truth (cached), answers in, a ``ResultRecord`` out.
+
+Ground truth: a COCO 2014 annotations folder with all four of ``instances_train2014.json``,
+``instances_val2014.json``, ``captions_train2014.json`` and ``captions_val2014.json`` (the
+reference requires both splits; categories are read from the train file). An image is
+known when any of the four files lists it (``images``) or annotates it. Building the
+classes of 123k images from 617k captions takes a while, so the result is cached under
+halbench's cache directory (``ground_truth/chair-<key>.json``), keyed by the four files'
+sha256 and the extractor's fingerprint (code version, synonym file, tokenizer).
+
+Answers: every format Object HalBench's reader takes (``halbench.answers``: JSONL with
+``image_id`` + ``prompt``/``question`` + ``text``/``answer``, a JSON array of those,
+LisaAnne's ``{"imgToEval": ...}``), plus OPERA's JSONL (``image_id`` + ``caption``, used
+as it is). Several answers per image are scored one by one. No printing here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+from halbench.answers import Answer, load_object_halbench_answers
+from halbench.coco import ClassSets, GroundTruth, SourceFile, coco_id_field
+from halbench.errors import InputError
+from halbench.io import atomic_write_json, describe_type, file_sha256, read_json, read_jsonl
+from halbench.paths import cache_dir
+from halbench.progress import track
+from halbench.provenance import make_provenance, now_utc
+from halbench.types import Fraction, InputFile, ResultRecord, UnscoredItem
+
+from .metrics import (
+    FRACTIONS,
+    ChairExtractor,
+    ChairVocabulary,
+    aggregate,
+    item_record,
+    score_caption,
+)
+
+BENCHMARK = "chair"
+#: The protocol reproduced: LisaAnne/Hallucination utils/chair.py at 6e4d33c4 (+ OPERA's Recall, Len).
+BENCHMARK_VERSION = "lisaanne-6e4d33c4"
+COCO_FILES = (
+    ("instances_train2014.json", "instances_train"),
+    ("instances_val2014.json", "instances_val"),
+    ("captions_train2014.json", "captions_train"),
+    ("captions_val2014.json", "captions_val"),
+)
+_CACHE_FORMAT = 1
+
+UnknownImages = Literal["error", "unscored"]
+
+
+def make_extractor(nlp: Any = None) -> ChairExtractor:
+    """The extractor with the shipped synonyms and halbench's exact fast ``word_tokenize``."""
+    if nlp is None:
+        from halbench.nlp.pipeline import NltkPipeline
+
+        nlp = NltkPipeline()
+    return ChairExtractor(ChairVocabulary.default(), nlp)
+
+
+# --------------------------------------------------------------------------- ground truth
+
+
+def load_ground_truth(
+    coco_annotations: str | Path,
+    extractor: ChairExtractor,
+    *,
+    use_cache: bool = True,
+    cache_root: Path | None = None,
+) -> GroundTruth:
+    """Image id -> CHAIR classes from a COCO 2014 annotations folder (built or from the cache)."""
+    directory = Path(coco_annotations)
+    if not directory.is_dir():
+        raise InputError(
+            str(directory), "not a directory (expected the COCO 2014 annotations folder)"
+        )
+    missing = [name for name, _ in COCO_FILES if not (directory / name).is_file()]
+    if missing:
+        raise InputError(
+            str(directory),
+            f"{', '.join(missing)} missing: CHAIR needs instances_ and captions_ files of both "
+            "train2014 and val2014 (annotations_trainval2014.zip)",
+        )
+    files = [SourceFile(str(directory / n), file_sha256(directory / n), r) for n, r in COCO_FILES]
+    key_src = json.dumps(
+        [_CACHE_FORMAT, [(f.role, f.sha256) for f in files], extractor.fingerprint()]
+    )
+    key = hashlib.sha256(key_src.encode()).hexdigest()[:32]
+    cache_file = (cache_root or cache_dir()) / "ground_truth" / f"chair-{key}.json"
+    classes = extractor.vocab.classes
+    if use_cache and cache_file.is_file():
+        try:
+            stored = json.loads(cache_file.read_text())
+            if stored.get("key") == key and stored.get("classes") == list(classes):
+                masks = dict(zip(stored["image_ids"], stored["masks"], strict=True))
+                return GroundTruth(
+                    ClassSets(masks, classes), "coco_annotations", files, ["chair: cache hit"]
+                )
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # unreadable cache: rebuild and overwrite it
+    objects = ClassSets.from_sets(build_ground_truth(directory, extractor), classes)
+    if use_cache:
+        stored = {"format": _CACHE_FORMAT, "key": key, "classes": list(classes),
+                  "image_ids": list(objects.masks), "masks": list(objects.masks.values())}  # fmt: skip
+        try:
+            atomic_write_json(cache_file, stored, indent=None)
+        except OSError:
+            pass  # read-only cache: the result is still correct
+    return GroundTruth(objects, "coco_annotations", files, ["chair: built"])
+
+
+def _field(obj: Any, key: str, path: Path, where: str, kind: type) -> Any:
+    if not isinstance(obj, dict) or key not in obj:
+        raise InputError(str(path), f'{where}: missing "{key}"')
+    value = obj[key]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        name = {list: "an array", str: "a string", int: "an integer"}[kind]
+        raise InputError(str(path), f'{where}: "{key}" must be {name}, got {describe_type(value)}')
+    return value
+
+
+def build_ground_truth(directory: Path, extractor: ChairExtractor) -> dict[int, frozenset[str]]:
+    """The reference's ``get_annotations`` for every image of the four files (no cache)."""
+    canonical = extractor.vocab.canonical
+    gt: dict[int, set[str]] = {}
+    train_inst = directory / "instances_train2014.json"
+    id_to_class: dict[int, str] = {}
+    data = read_json(train_inst)
+    for k, cat in enumerate(_field(data, "categories", train_inst, "top level", list)):
+        name = _field(cat, "name", train_inst, f"categories[{k}]", str)
+        if name not in canonical:
+            raise InputError(
+                str(train_inst), f'categories[{k}]: "{name}" is not an entry of the synonym list'
+            )
+        id_to_class[_field(cat, "id", train_inst, f"categories[{k}]", int)] = canonical[name]
+    for split in ("train", "val"):  # the train file is already read: categories come from it
+        path = directory / f"instances_{split}2014.json"
+        if split == "val":
+            data = read_json(path)
+        for k, img in enumerate(data.get("images", []) if isinstance(data, dict) else []):
+            gt.setdefault(_field(img, "id", path, f"images[{k}]", int), set())
+        for k, ann in enumerate(_field(data, "annotations", path, "top level", list)):
+            image_id = _field(ann, "image_id", path, f"annotations[{k}]", int)
+            cid = _field(ann, "category_id", path, f"annotations[{k}]", int)
+            if cid not in id_to_class:
+                raise InputError(
+                    str(path),
+                    f"annotations[{k}]: category_id {cid} is not a category of {train_inst.name}",
+                )
+            gt.setdefault(image_id, set()).add(id_to_class[cid])
+    del data
+    for split in ("val", "train"):
+        path = directory / f"captions_{split}2014.json"
+        caps = read_json(path)
+        for k, img in enumerate(caps.get("images", []) if isinstance(caps, dict) else []):
+            gt.setdefault(_field(img, "id", path, f"images[{k}]", int), set())
+        pairs = []
+        for k, ann in enumerate(_field(caps, "annotations", path, "top level", list)):
+            where = f"annotations[{k}]"
+            pairs.append((_field(ann, "image_id", path, where, int), _field(ann, "caption", path, where, str)))  # fmt: skip
+        del caps
+        seen: dict[str, list[str]] = {}
+        for image_id, caption in track(
+            pairs, total=len(pairs), desc=f"captions {split}2014", unit="cap"
+        ):
+            found = seen.get(caption)
+            if found is None:
+                found = seen[caption] = [c for _, c in extractor.mentions(caption)]
+            gt.setdefault(image_id, set()).update(found)
+    return {i: frozenset(c) for i, c in gt.items()}
+
+
+# --------------------------------------------------------------------------- answers
+
+
+def load_answers(path: str | Path, *, questions: str | Path | None = None) -> list[Answer]:
+    """Answers in any format Object HalBench reads, or OPERA's ``{"image_id", "caption"}`` JSONL.
+
+    ``questions``: RLHF-V's question file, for answer files without ``image_id`` (joined by
+    line position, as Object HalBench does)."""
+    p = Path(path)
+    if p.suffix != ".json":
+        first = next(iter(read_jsonl(p)), None)
+        if first is not None and "caption" in first[1] and not {"text", "answer"} & set(first[1]):
+            return _caption_jsonl(p)
+    return load_object_halbench_answers(p, questions_path=questions, coh="off")
+
+
+def _caption_jsonl(path: Path) -> list[Answer]:
+    answers = []
+    for number, rec in read_jsonl(path):
+        image_id = coco_id_field(rec, "image_id", path, number)
+        caption = rec.get("caption")
+        if not isinstance(caption, str):
+            raise InputError(
+                str(path), f'"caption" must be a string, got {describe_type(caption)}',
+                line=number, field="caption",
+            )  # fmt: skip
+        answers.append(Answer(image_id, caption, None, rec, number))
+    if not answers:
+        raise InputError(str(path), "no answers in file (empty file?)")
+    return answers
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def score_answers(
+    answers: list[Answer],
+    ground_truth: GroundTruth,
+    extractor: ChairExtractor,
+    *,
+    unknown_images: UnknownImages = "error",
+    source: str = "answers",
+    inputs: list[InputFile] | None = None,
+    command: list[str] | None = None,
+    started: tuple[str, float] | None = None,
+) -> ResultRecord:
+    """Score answers already in memory; ``source`` names them in errors."""
+    if unknown_images not in ("error", "unscored"):
+        raise ValueError(f"unknown_images must be 'error' or 'unscored', not {unknown_images!r}")
+    created_at, t0 = started or (now_utc(), time.perf_counter())
+    unscored: list[UnscoredItem] = []
+    scored = []
+    records = []
+    for index, ans in enumerate(track(answers, total=len(answers), desc="chair", unit="ans")):
+        if ans.image_id not in ground_truth:
+            reason = f"image {ans.image_id} is not in the COCO 2014 ground truth"
+            if unknown_images == "error":
+                raise InputError(
+                    source,
+                    f"image_id {ans.image_id} is not in the COCO 2014 ground truth "
+                    "(score with unknown images 'unscored' to report such answers as unscored)",
+                    line=ans.line, field="image_id",
+                )  # fmt: skip
+            unscored.append(UnscoredItem(index=index, reason=reason, line=ans.line))
+            records.append({**ans.fields, "unscored": reason})
+            continue
+        item = score_caption(ans.image_id, ans.answer, ground_truth[ans.image_id], extractor)
+        scored.append(item)
+        records.append(item_record(item, ans.fields))
+    result = aggregate(scored)
+    inputs = list(inputs or []) + [InputFile(**vars(f)) for f in ground_truth.files]
+    inputs.append(
+        InputFile(
+            path="benchmarks/chair/data/synonyms.txt",
+            sha256=extractor.vocab.sha256,
+            role="synonyms",
+        )
+    )
+    nlp = extractor.nlp
+    details: dict[str, Any] = {
+        "ground_truth": ground_truth.provenance(),
+        "extractor_fingerprint": extractor.fingerprint(),
+        "singularize": "benchmarks.chair.inflect (Pattern 3.6 rules)",
+    }
+    if nlp is not None and hasattr(nlp, "provenance"):
+        details["nlp"] = nlp.provenance()
+    return ResultRecord(
+        benchmark=BENCHMARK,
+        benchmark_version=BENCHMARK_VERSION,
+        protocol={"extractor": "synonym", "unknown_images": unknown_images},
+        metrics=result.metrics,
+        fractions={
+            name: Fraction(numerator=result.counts[num], denominator=result.counts[den])
+            for name, (num, den) in FRACTIONS.items()
+        },
+        not_computable=result.not_computable,
+        n_items=len(answers),
+        n_scored=len(scored),
+        n_unscored=len(unscored),
+        unscored=unscored,
+        items=records,
+        provenance=make_provenance(
+            inputs=inputs,
+            duration_s=time.perf_counter() - t0,
+            created_at=created_at,
+            command=command,
+            details=details,
+        ),
+    )
+
+
+def score_file(
+    answers_path: str | Path,
+    coco_annotations: str | Path,
+    *,
+    unknown_images: UnknownImages = "error",
+    command: list[str] | None = None,
+    questions: str | Path | None = None,
+    use_cache: bool = True,
+    cache_root: Path | None = None,
+    nlp: Any = None,
+) -> ResultRecord:
+    """Score an answer file against COCO 2014 ground truth (classic CHAIR)."""
+    started = (now_utc(), time.perf_counter())
+    answers = load_answers(answers_path, questions=questions)
+    extractor = make_extractor(nlp)
+    gt = load_ground_truth(coco_annotations, extractor, use_cache=use_cache, cache_root=cache_root)
+    inputs = [InputFile(path=str(answers_path), sha256=file_sha256(answers_path), role="answers")]
+    if questions is not None:
+        inputs.append(
+            InputFile(path=str(questions), sha256=file_sha256(questions), role="questions")
+        )
+    return score_answers(
+        answers, gt, extractor, unknown_images=unknown_images, source=str(answers_path),
+        inputs=inputs, command=command, started=started,
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- display
+
+_ROWS = (
+    ("CHAIRs", "CHAIR_S", "captions"),
+    ("CHAIRi", "CHAIR_I", "mentions"),
+    ("recall", "Recall", "GT objects"),
+)
+
+
+def format_table(record: ResultRecord) -> str:
+    """The terminal table: percent with one decimal (as papers print it) and the fractions."""
+    lines = [
+        f"CHAIR ({record.benchmark_version}): {record.n_scored} captions scored, "
+        f"{record.n_unscored} unscored"
+    ]
+    for key, label, unit in _ROWS:
+        value = record.metrics.get(key)
+        frac = record.fractions.get(key)
+        shown = "n/a" if value is None else f"{100 * value:5.1f}"
+        counts = f"({frac.numerator:g} / {frac.denominator} {unit})" if frac else ""
+        reason = f"  [{record.not_computable[key]}]" if key in record.not_computable else ""
+        lines.append(f"  {label:<8} {shown:>5}  {counts}{reason}")
+    avg = record.metrics.get("avg_len")
+    frac = record.fractions.get("avg_len")
+    shown = "n/a" if avg is None else f"{avg:5.1f}"
+    counts = f"({frac.numerator:g} words / {frac.denominator} captions)" if frac else ""
+    lines.append(f"  {'Len':<8} {shown:>5}  {counts}")
+    return "\n".join(lines)
