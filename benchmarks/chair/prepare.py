@@ -1,7 +1,7 @@
 """Prepare CHAIR's items: OPERA's 500 val2014 images (default) or a portable seeded draw.
 
-``prepare(coco_images, ...)`` writes ``items.jsonl`` (+ ``manifest.json``) into the
-benchmark's data folder through ``halbench.data.prepare_into`` (temporary folder, then an
+``prepare_items(coco_images, ...)`` (``halbench data prepare chair``) writes ``items.jsonl`` (+ ``manifest.json``) into the
+benchmark's data folder through ``halbench.prepare.prepare_into`` (temporary folder, then an
 atomic move). Each item: ``id`` (the image id as a string), ``image`` (absolute path),
 ``image_id``, ``question`` ("Please describe this image in detail.").
 
@@ -23,6 +23,7 @@ Every image must exist; the first missing one is named in a one-line error.
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
 import re
@@ -30,9 +31,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from halbench.benchmarks import Benchmark, get_benchmark
-from halbench.data import prepare_into
 from halbench.errors import InputError
+from halbench.prepare import prepare_into
+from halbench.registry import Benchmark, definition
 
 QUESTION = "Please describe this image in detail."
 DEFAULT_IDS = "data/opera_500_image_ids_llava-1.5.txt"
@@ -40,8 +41,8 @@ _FILE_ID = re.compile(r"^(?:COCO_val2014_)?(\d{12})\.jpg$")
 
 
 def benchmark() -> Benchmark:
-    """This folder's definition (``benchmark.toml``), loaded through halbench's registry code."""
-    return get_benchmark(str(Path(__file__).resolve().parent))
+    """This folder's definition (``benchmark.toml``)."""
+    return definition(__file__)
 
 
 def read_ids(path: str | Path) -> list[int]:
@@ -88,7 +89,44 @@ def find_image(coco_images: Path, image_id: int) -> Path:
     )
 
 
-def prepare(
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``halbench data prepare chair`` flags."""
+    parser.add_argument(
+        "--coco-images",
+        type=Path,
+        metavar="DIR",
+        required=True,
+        help="COCO val2014 image directory",
+    )
+    parser.add_argument(
+        "--coco-annotations",
+        type=Path,
+        metavar="DIR",
+        help="COCO 2014 annotations (all four train/val instances and captions files), "
+        "recorded for scoring",
+    )
+    parser.add_argument(
+        "--ids-file",
+        type=Path,
+        metavar="FILE",
+        help="another image id list, one per line (default: OPERA's 500 LLaVA-1.5 ids)",
+    )
+    parser.add_argument(
+        "--sample",
+        type=int,
+        metavar="N",
+        help="a portable seeded draw of N val2014 images present in --coco-images (not OPERA's set)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="--sample seed (default 0)")
+
+
+def prepare(bench: Benchmark, data_dir: Path | None, **options: Any) -> Path:
+    """The framework's entry point (``halbench data prepare chair``)."""
+    images = options.pop("coco_images")
+    return prepare_items(images, data_dir=data_dir, **options)
+
+
+def prepare_items(
     coco_images: str | Path,
     *,
     coco_annotations: str | Path | None = None,

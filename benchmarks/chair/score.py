@@ -16,19 +16,22 @@ as it is). Several answers per image are scored one by one. No printing here.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import time
 from pathlib import Path
 from typing import Any, Literal
 
+from halbench import scorers
 from halbench.answers import Answer, load_object_halbench_answers
 from halbench.coco import ClassSets, GroundTruth, SourceFile, coco_id_field
-from halbench.errors import InputError
+from halbench.errors import HalbenchError, InputError
 from halbench.io import atomic_write_json, describe_type, file_sha256, read_json, read_jsonl
 from halbench.paths import cache_dir
 from halbench.progress import track
 from halbench.provenance import make_provenance, now_utc
+from halbench.registry import definition
 from halbench.types import Fraction, InputFile, ResultRecord, UnscoredItem
 
 from .metrics import (
@@ -40,9 +43,6 @@ from .metrics import (
     score_caption,
 )
 
-BENCHMARK = "chair"
-#: The protocol reproduced: LisaAnne/Hallucination utils/chair.py at 6e4d33c4 (+ OPERA's Recall, Len).
-BENCHMARK_VERSION = "lisaanne-6e4d33c4"
 COCO_FILES = (
     ("instances_train2014.json", "instances_train"),
     ("instances_val2014.json", "instances_val"),
@@ -262,8 +262,8 @@ def score_answers(
     if nlp is not None and hasattr(nlp, "provenance"):
         details["nlp"] = nlp.provenance()
     return ResultRecord(
-        benchmark=BENCHMARK,
-        benchmark_version=BENCHMARK_VERSION,
+        benchmark=definition(__file__).name,
+        benchmark_version=definition(__file__).version,
         protocol={"extractor": "synonym", "unknown_images": unknown_images},
         metrics=result.metrics,
         fractions={
@@ -341,3 +341,86 @@ def format_table(record: ResultRecord) -> str:
     counts = f"({frac.numerator:g} words / {frac.denominator} captions)" if frac else ""
     lines.append(f"  {'Len':<8} {shown:>5}  {counts}")
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- run and CLI
+
+
+def score_run(ctx: scorers.ScoreContext) -> ResultRecord:
+    """Score the answers of a ``halbench run`` (answers as generated, one per item)."""
+    if ctx.ground_truth is None:  # pragma: no cover - the run checks this before generating
+        raise HalbenchError(f"{ctx.benchmark.name}: no ground truth given")
+    scorers.require_image_ids(ctx)
+    started = (now_utc(), time.perf_counter())
+    answers = [
+        Answer(
+            it.image_id,
+            ctx.answers[it.id],
+            it.question,
+            scorers.item_fields(it, ctx.answers[it.id]),
+            None,
+        )
+        for it in ctx.items
+    ]
+    extractor = make_extractor()
+    gt = load_ground_truth(ctx.ground_truth, extractor)
+    record = score_answers(
+        answers, gt, extractor, source=ctx.benchmark.name, command=ctx.command, started=started
+    )
+    return scorers.finish(record, ctx)
+
+
+TITLE = "CHAIR (Rohrbach et al., 2018): CHAIR_S, CHAIR_I, OPERA's Recall and Len"
+DESCRIPTION = (
+    "Score captions with the original CHAIR (LisaAnne/Hallucination @ 6e4d33c4 utils/chair.py, "
+    "Pattern's singularize and its quirks) as image-captioning and decoding papers (OPERA and "
+    "those that compare with it) report it, plus OPERA's Recall and Len. Ground truth: COCO 2014 "
+    "train+val instances and captions (all four files)."
+)
+EPILOG = (
+    "example:\n  halbench score chair --answers opera_llava-1.5_greedy.jsonl \\\n"
+    "      --coco-annotations coco2014/annotations --output chair.json\n\n"
+    "Answers: JSONL with image_id and caption (OPERA's), text or answer (ours, RLHF-V's), or "
+    "LisaAnne's JSON; several answers per image are scored one by one."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``halbench score chair`` flags (``--output`` is the framework's)."""
+    parser.add_argument("--answers", required=True, metavar="ANSWERS", help="answer file")
+    parser.add_argument(
+        "--coco-annotations",
+        required=True,
+        type=Path,
+        metavar="DIR",
+        help="COCO 2014 annotations folder (instances and captions, train2014 and val2014)",
+    )
+    parser.add_argument(
+        "--questions",
+        metavar="QUESTIONS.jsonl",
+        help="question file with image_id per line, for answer files without image ids "
+        "(joined by line position)",
+    )
+    parser.add_argument(
+        "--unknown-images",
+        choices=["error", "unscored"],
+        default="error",
+        help="an image id missing from the ground truth stops with an error (default) or makes "
+        "that answer unscored (counted and listed, excluded from every metric)",
+    )
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="rebuild the ground truth, do not read or write its cache",
+    )
+
+
+def score_command(args: argparse.Namespace) -> ResultRecord:
+    return score_file(
+        args.answers,
+        args.coco_annotations,
+        unknown_images=args.unknown_images,
+        command=args.argv,
+        questions=args.questions,
+        use_cache=not args.no_cache,
+    )

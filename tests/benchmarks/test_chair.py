@@ -397,7 +397,7 @@ def test_prepare_opera_ids(tmp_path):
     ids = chair_prepare.default_ids()
     assert len(ids) == len(set(ids)) == 500 and ids[:3] == [226988, 337443, 112022]
     images = _images(tmp_path / "val2014", ids)
-    out = chair_prepare.prepare(images, data_dir=tmp_path / "data")
+    out = chair_prepare.prepare_items(images, data_dir=tmp_path / "data")
     assert out == tmp_path / "data" / "chair"
     items = [json.loads(line) for line in (out / "items.jsonl").read_text().splitlines()]
     assert [it["image_id"] for it in items] == ids
@@ -416,7 +416,7 @@ def test_prepare_missing_image_names_the_file(tmp_path):
     ids = chair_prepare.default_ids()
     images = _images(tmp_path / "val2014", ids[:-1])
     with pytest.raises(InputError) as err:
-        chair_prepare.prepare(images, data_dir=tmp_path / "data")
+        chair_prepare.prepare_items(images, data_dir=tmp_path / "data")
     assert f"COCO_val2014_{ids[-1]:012d}.jpg" in str(err.value)
     assert "\n" not in str(err.value)
     assert not (tmp_path / "data" / "chair").exists()  # nothing half-prepared
@@ -426,13 +426,13 @@ def test_prepare_seeded_sample_is_documented_draw(tmp_path):
     present = list(range(1, 301))
     images = _images(tmp_path / "val2014", present, style="plain")
     (images / "COCO_train2014_000000000999.jpg").write_bytes(b"x")  # not val2014: ignored
-    out = chair_prepare.prepare(images, sample=50, seed=7, data_dir=tmp_path / "data")
+    out = chair_prepare.prepare_items(images, sample=50, seed=7, data_dir=tmp_path / "data")
     got = [json.loads(line)["image_id"] for line in (out / "items.jsonl").read_text().splitlines()]
     assert got == random.Random(7).sample(sorted(present), 50)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["variant"] == "sample50-seed7" and manifest["source"]["seed"] == 7
     with pytest.raises(InputError, match="cannot draw 301 images"):
-        chair_prepare.prepare(images, sample=301, data_dir=tmp_path / "data")
+        chair_prepare.prepare_items(images, sample=301, data_dir=tmp_path / "data")
 
 
 def test_prepare_id_file_and_annotations(tmp_path):
@@ -440,15 +440,15 @@ def test_prepare_id_file_and_annotations(tmp_path):
     ids_file.write_text("5\n\n7\n")
     images = _images(tmp_path / "val2014", [5, 7])
     ann = _write_coco(tmp_path / "ann")
-    out = chair_prepare.prepare(images, ids_file=ids_file, coco_annotations=ann, data_dir=tmp_path / "d")  # fmt: skip
+    out = chair_prepare.prepare_items(images, ids_file=ids_file, coco_annotations=ann, data_dir=tmp_path / "d")  # fmt: skip
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["items"] == 2 and manifest["coco_annotations"] == str(ann.resolve())
     ids_file.write_text("5\nfive\n")
     with pytest.raises(InputError, match="not a COCO image id"):
-        chair_prepare.prepare(images, ids_file=ids_file, data_dir=tmp_path / "d")
+        chair_prepare.prepare_items(images, ids_file=ids_file, data_dir=tmp_path / "d")
     (ann / "instances_val2014.json").unlink()
     with pytest.raises(InputError, match="instances_val2014.json missing"):
-        chair_prepare.prepare(images, coco_annotations=ann, data_dir=tmp_path / "d")
+        chair_prepare.prepare_items(images, coco_annotations=ann, data_dir=tmp_path / "d")
 
 
 # --------------------------------------------------------------------------- definition
