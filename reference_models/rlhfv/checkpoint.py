@@ -34,7 +34,7 @@ KIND = "halbench-ddpo-checkpoint/1"
 TMP_PREFIX = ".incomplete-step-"
 _TORCH_SUFFIXES = (".bin", ".pkl", ".pt", ".pth")
 # written by DeepSpeed's save_checkpoint, never read when resuming (accelerate passes the tag)
-_NOT_READ = ("latest", "zero_to_fp32.py")
+_NOT_READ = ("latest", "zero_to_fp32.py", "zero_to_torch.py")
 
 
 def checkpoints_dir(out: Path) -> Path:
@@ -216,12 +216,29 @@ def problem(ck: Path) -> str | None:
     return None
 
 
+# DeepSpeed's ZeRO optimizer state pickles these plain-data classes (checked with DeepSpeed
+# 0.19.8, ZeRO-2 and ZeRO-3): allowed only when DeepSpeed is already loaded, i.e. a DeepSpeed run
+_DEEPSPEED_GLOBALS = (
+    ("deepspeed.runtime.fp16.loss_scaler", "LossScaler"),
+    ("deepspeed.runtime.fp16.loss_scaler", "DynamicLossScaler"),
+    ("deepspeed.runtime.zero.config", "ZeroStageEnum"),
+    ("deepspeed.utils.tensor_fragment", "fragment_address"),
+)
+
+
 def allowed_globals() -> list[Any]:
     """Globals a weights-only load may reconstruct beyond torch's own set: numpy's, for the RNG
-    state (accelerate's list)."""
+    state (accelerate's list), and DeepSpeed's few state classes in a DeepSpeed run."""
+    import importlib
+
     from accelerate.utils.other import TORCH_SAFE_GLOBALS
 
-    return list(TORCH_SAFE_GLOBALS)
+    allowed = list(TORCH_SAFE_GLOBALS)
+    if "deepspeed" in sys.modules:
+        for module, name in _DEEPSPEED_GLOBALS:
+            with contextlib.suppress(ImportError, AttributeError):
+                allowed.append(getattr(importlib.import_module(module), name))
+    return allowed
 
 
 def check_safe(ck: Path) -> None:
@@ -233,7 +250,7 @@ def check_safe(ck: Path) -> None:
         if not p.is_file():
             continue
         rel = p.relative_to(ck).as_posix()
-        if p.suffix in (".json", ".safetensors") or rel in _NOT_READ or p.name == "zero_to_fp32.py":
+        if p.suffix in (".json", ".safetensors") or rel in _NOT_READ:
             continue
         if p.suffix not in _TORCH_SUFFIXES:
             raise HalbenchError(f"{p}: unexpected file in a DDPO checkpoint (resuming reads only JSON, safetensors and weights-only torch files)")  # fmt: skip
