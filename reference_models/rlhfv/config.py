@@ -78,7 +78,7 @@ class TrainConfig:
     logging_steps: int = _f(1, "write a log line every N steps")
     save_steps: int = _f(0, "save a resumable checkpoint every N steps (0 = only at the end)")
     save_total_limit: int | None = _f(2, "keep at most this many resumable checkpoints")
-    resume_from: str | None = _f(None, "a checkpoint directory, or `latest` for the newest under output_dir/checkpoints (a fresh start when there is none)")  # fmt: skip
+    resume_from: str | None = _f(None, "a checkpoint directory, or `latest` for the newest complete one under output_dir/checkpoints (incomplete ones are skipped with a note; a fresh start when there is none)")  # fmt: skip
     overwrite_output_dir: bool = _f(False, "allow a fresh run into an output_dir that already holds a run (otherwise an error, so nothing is lost)")  # fmt: skip
     tensorboard: bool = _f(True, "also log to TensorBoard when it is installed")
 

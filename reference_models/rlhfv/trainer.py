@@ -12,7 +12,6 @@ import dataclasses
 import json
 import math
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 
 from halbench import progress
 from halbench.errors import HalbenchError
-from halbench.io import atomic_write_json
+from reference_models.rlhfv import checkpoint
 from reference_models.rlhfv.config import TrainConfig
 from reference_models.rlhfv.data import load_preferences
 from reference_models.rlhfv.inputs import DiffSettings, Encoder, EncodeSettings, token_logps
@@ -122,18 +121,6 @@ class JsonlLogger:
     def close(self) -> None:
         if self.tb is not None:
             self.tb.close()
-
-
-def _find_resume(cfg: TrainConfig, out: Path) -> Path | None:
-    if not cfg.resume_from:
-        return None
-    if cfg.resume_from == "latest":
-        cks = sorted((out / "checkpoints").glob("step-*"), key=lambda p: int(p.name.split("-")[1]))
-        return cks[-1] if cks else None
-    p = Path(cfg.resume_from)
-    if not (p / "trainer_state.json").exists():
-        raise HalbenchError(f"{p}: not a DDPO checkpoint (no trainer_state.json)")
-    return p
 
 
 def train(
@@ -281,13 +268,11 @@ def train(
         ds_plugin.deepspeed_config["gradient_accumulation_steps"] = grad_acc
         ds_plugin.deepspeed_config["gradient_clipping"] = cfg.max_grad_norm or 0.0
     model, optimizer = accelerator.prepare(model, optimizer)
-    accelerator.register_for_checkpointing(scheduler)  # stepped by us, once per optimizer step
 
-    resume = _find_resume(cfg, out)
-    step = 0
-    if resume is not None:
-        accelerator.load_state(str(resume))
-        step = json.loads((resume / "trainer_state.json").read_text())["step"]
+    # the scheduler (stepped by us, once per optimizer step) is saved as JSON, not registered with
+    # accelerate (whose custom state is a pickle loaded with weights_only=False)
+    resume = checkpoint.find_resume(cfg.resume_from, out, verbose=main)
+    step = checkpoint.load(accelerator, resume, scheduler) if resume is not None else 0
     out.mkdir(parents=True, exist_ok=True)
     logger = JsonlLogger(out / "train_log.jsonl", step, main, cfg.tensorboard)
     if data.bad and main and step == 0:
@@ -333,7 +318,7 @@ def train(
         if (step + 1) % cfg.logging_steps == 0 or step + 1 == total:
             logger.log(row)
         if cfg.save_steps and (step + 1) % cfg.save_steps == 0 and step + 1 < total:
-            _save_checkpoint(accelerator, out, step + 1, cfg.save_total_limit)
+            checkpoint.save(accelerator, out, step + 1, scheduler, cfg.save_total_limit)
     bar.close()
     logger.close()
 
@@ -348,6 +333,7 @@ def train(
         unwrapped.config.use_cache = True
         unwrapped.save_pretrained(out, state_dict=state, safe_serialization=True)
         processor.save_pretrained(out)
+        checkpoint.fix_modes(list(out.glob("*.safetensors")))  # written through mkstemp (0600)
         geometry = {"mixed_precision": _mixed_precision(cfg), "processes": world, "gradient_accumulation_steps": grad_acc, "steps": total, "distributed_type": _distributed_name(accelerator), "frozen_unused_parameters": frozen}  # fmt: skip
         _write_record(cfg, out, data, fingerprint, beta, gamma, ref_dir, ref_stats, resume, command, time.perf_counter() - t_start, geometry)  # fmt: skip
     accelerator.wait_for_everyone()
@@ -382,20 +368,6 @@ def _distributed_name(accelerator: Any) -> str:
     if name == "FSDP":
         name += str(accelerator.state.fsdp_plugin.fsdp_version)
     return name
-
-
-def _save_checkpoint(accelerator: Any, out: Path, step: int, limit: int | None) -> None:
-    ck = out / "checkpoints" / f"step-{step}"
-    accelerator.save_state(str(ck))
-    if accelerator.is_main_process:
-        (ck / "trainer_state.json").write_text(json.dumps({"step": step}))
-        if limit:
-            cks = sorted(
-                (out / "checkpoints").glob("step-*"), key=lambda p: int(p.name.split("-")[1])
-            )
-            for old in cks[:-limit]:
-                shutil.rmtree(old, ignore_errors=True)
-    accelerator.wait_for_everyone()
 
 
 def _curve_summary(out: Path) -> dict[str, Any]:
@@ -435,4 +407,4 @@ def _write_record(cfg: TrainConfig, out: Path, data: Any, fingerprint: str, beta
         "command": command,
         "duration_s": round(seconds, 3),
     }  # fmt: skip
-    atomic_write_json(out / "train_record.json", record)
+    checkpoint.write_text_atomic(out / "train_record.json", json.dumps(record, ensure_ascii=False, indent=1) + "\n")  # fmt: skip
