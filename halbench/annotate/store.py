@@ -251,6 +251,20 @@ class AnnotationStore:
     def add_span(
         self, pk: int, who: Annotator, start: Any, end: Any, type_: Any, correction: Any = None
     ) -> dict[str, Any]:
+        with self._tx() as c:
+            return self._insert_span(c, pk, who, start, end, type_, correction)
+
+    def _insert_span(
+        self,
+        c: sqlite3.Connection,
+        pk: int,
+        who: Annotator,
+        start: Any,
+        end: Any,
+        type_: Any,
+        correction: Any,
+    ) -> dict[str, Any]:
+        """Validate and insert one span inside the caller's transaction (checks and write atomic)."""
         if type(start) is not int or type(end) is not int:
             raise StoreError("start and end must be integers")
         if type_ not in TYPES:
@@ -260,56 +274,61 @@ class AnnotationStore:
                 raise StoreError("correction must be a string")
             if len(correction) > MAX_CORRECTION:
                 raise StoreError(f"correction longer than {MAX_CORRECTION} characters")
-        with self._tx() as c:
-            row = c.execute("SELECT answer FROM items WHERE pk=?", (pk,)).fetchone()
-            if row is None:
-                raise StoreError(f"no item {pk}", 404)
-            answer = row["answer"]
-            if not 0 <= start < end <= len(answer):
-                raise StoreError(
-                    f"span [{start}, {end}) is not inside the answer (0..{len(answer)})"
-                )
-            if c.execute(
-                "SELECT 1 FROM verdicts WHERE item_pk=? AND annotator_id=?", (pk, who.id)
-            ).fetchone():
-                raise StoreError(
-                    "this answer is marked free of hallucination: undo that first", 409
-                )
-            clash = c.execute(
-                "SELECT id FROM spans WHERE item_pk=? AND annotator_id=? AND start<? AND end>?",
-                (pk, who.id, end, start),
-            ).fetchone()
-            if clash:
-                raise StoreError(f"overlaps your span {clash['id']}: delete it first", 409)
-            at = now_utc()
-            cur = c.execute(
-                "INSERT INTO spans (item_pk, annotator_id, start, end, text, type, correction, created_at) "
-                "VALUES (?,?,?,?,?,?,?,?)",
-                (pk, who.id, start, end, answer[start:end], type_, correction, at),
-            )
-            span = {"id": cur.lastrowid, "start": start, "end": end, "text": answer[start:end],
-                    "type": type_, "correction": correction, "created_at": at}  # fmt: skip
-            self._log(c, who.id, "add_span", pk, **span)
+        row = c.execute("SELECT answer FROM items WHERE pk=?", (pk,)).fetchone()
+        if row is None:
+            raise StoreError(f"no item {pk}", 404)
+        answer = row["answer"]
+        if not 0 <= start < end <= len(answer):
+            raise StoreError(f"span [{start}, {end}) is not inside the answer (0..{len(answer)})")
+        if c.execute(
+            "SELECT 1 FROM verdicts WHERE item_pk=? AND annotator_id=?", (pk, who.id)
+        ).fetchone():
+            raise StoreError("this answer is marked free of hallucination: undo that first", 409)
+        clash = c.execute(
+            "SELECT id FROM spans WHERE item_pk=? AND annotator_id=? AND start<? AND end>?",
+            (pk, who.id, end, start),
+        ).fetchone()
+        if clash:
+            raise StoreError(f"overlaps your span {clash['id']}: delete it first", 409)
+        at = now_utc()
+        cur = c.execute(
+            "INSERT INTO spans (item_pk, annotator_id, start, end, text, type, correction, created_at) "
+            "VALUES (?,?,?,?,?,?,?,?)",
+            (pk, who.id, start, end, answer[start:end], type_, correction, at),
+        )
+        span = {"id": cur.lastrowid, "start": start, "end": end, "text": answer[start:end],
+                "type": type_, "correction": correction, "created_at": at}  # fmt: skip
+        self._log(c, who.id, "add_span", pk, **span)
         return span
 
     def decide(self, proposal_id: int, who: Annotator, decision: Any) -> dict[str, Any]:
-        """Accept (adds the proposal as the annotator's own span) or reject a judge's proposal."""
+        """Accept (adds the proposal as the annotator's own span) or reject a judge's proposal.
+
+        The check (not yet decided), the span and the decision are one transaction: of two
+        decisions at once (two tabs), one lands and the other gets 409; a decision is
+        "accepted" exactly when its span exists.
+        """
         if decision not in ("accepted", "rejected"):
             raise StoreError('"decision" must be "accepted" or "rejected"')
-        c = self._conn()
-        p = c.execute("SELECT * FROM proposals WHERE id=?", (proposal_id,)).fetchone()
-        if p is None:
-            raise StoreError(f"no proposal {proposal_id}", 404)
-        if c.execute(
-            "SELECT 1 FROM decisions WHERE proposal_id=? AND annotator_id=?", (proposal_id, who.id)
-        ).fetchone():
-            raise StoreError("already decided (delete the accepted span to decide again)", 409)
-        span = None
-        if decision == "accepted":
-            span = self.add_span(
-                p["item_pk"], who, p["start"], p["end"], p["type"], p["correction"]
-            )
         with self._tx() as c:
+            p = c.execute("SELECT * FROM proposals WHERE id=?", (proposal_id,)).fetchone()
+            if p is None:
+                raise StoreError(f"no proposal {proposal_id}", 404)
+            done = c.execute(
+                "SELECT decision FROM decisions WHERE proposal_id=? AND annotator_id=?",
+                (proposal_id, who.id),
+            ).fetchone()
+            if done is not None:
+                raise StoreError(
+                    f"already decided: {done['decision']} (reload the page; delete the accepted "
+                    "span to decide again)",
+                    409,
+                )
+            span = None
+            if decision == "accepted":
+                span = self._insert_span(
+                    c, p["item_pk"], who, p["start"], p["end"], p["type"], p["correction"]
+                )
             c.execute(
                 "INSERT INTO decisions VALUES (?, ?, ?, ?, ?)",
                 (proposal_id, who.id, decision, span["id"] if span else None, now_utc()),
