@@ -1,8 +1,9 @@
 """The annotation store: one SQLite file (WAL) per annotated run and benchmark.
 
 Tables: ``meta`` (run, benchmark, model, the CSRF secret), ``items`` (question, answer,
-image path), ``annotators`` (name, sha256 of the token: the token itself is never
-stored), ``verdicts`` (an annotator marked a response free of hallucination),
+image path), ``annotators`` (name, sha256 of the link token: the token itself is never
+stored; link expiry, revoked), ``sessions`` (sha256 of each sign-in's session token; see
+``access``), ``verdicts`` (an annotator marked a response free of hallucination),
 ``spans`` (character offsets into the answer, type, optional correction, who, when)
 and ``events`` (an append-only audit log of every change).
 
@@ -19,18 +20,19 @@ labels are only ever the ``spans`` table.
 
 from __future__ import annotations
 
-import hashlib
+import datetime as _dt
 import json
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from halbench.annotate import TYPES
+from halbench.annotate.access import Annotator, AnnotatorAccess, migrate_access, utc_now
+from halbench.annotate.access import hash_token as hash_token  # re-exported
 from halbench.errors import HalbenchError
 from halbench.provenance import now_utc
 
@@ -81,25 +83,23 @@ class StoreError(HalbenchError):
         self.status = status
 
 
-@dataclass(frozen=True)
-class Annotator:
-    id: int
-    name: str
+class AnnotationStore(AnnotatorAccess):
+    """Thread-safe access: one SQLite connection per thread.
 
+    ``clock`` (an aware UTC ``datetime``; tests inject one) decides link and session expiry.
+    Opening a store made by older code adds the newer columns and tables (``migrate_access``).
+    """
 
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-class AnnotationStore:
-    """Thread-safe access: one SQLite connection per thread."""
-
-    def __init__(self, path: str | Path) -> None:
+    def __init__(
+        self, path: str | Path, *, clock: Callable[[], _dt.datetime] | None = None
+    ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.clock = clock or utc_now
         self._local = threading.local()
         self._conn().executescript(SCHEMA)  # idempotent; executescript commits by itself
         with self._tx() as c:
+            migrate_access(c)
             if c.execute("SELECT 1 FROM meta WHERE key='csrf_secret'").fetchone() is None:
                 c.execute("INSERT INTO meta VALUES ('csrf_secret', ?)", (secrets.token_hex(32),))
 
@@ -193,36 +193,6 @@ class AnnotationStore:
         if row is None:
             raise StoreError(f"no item {pk}", 404)
         return row
-
-    # ------------------------------------------------------------------ annotators
-
-    def add_annotator(self, name: str) -> str:
-        """Create an annotator; return the token (shown once; only its hash is stored)."""
-        name = name.strip()
-        if not name or len(name) > 100:
-            raise HalbenchError("annotator name must be 1 to 100 characters")
-        token = secrets.token_urlsafe(32)
-        with self._tx() as c:
-            if c.execute("SELECT 1 FROM annotators WHERE name=?", (name,)).fetchone():
-                raise HalbenchError(f"annotator {name!r} already exists in {self.path}")
-            c.execute(
-                "INSERT INTO annotators (name, token_sha256, created_at) VALUES (?,?,?)",
-                (name, hash_token(token), now_utc()),
-            )
-            self._log(c, None, "add_annotator", None, name=name)
-        return token
-
-    def annotator_by_token(self, token: str) -> Annotator | None:
-        row = (
-            self._conn()
-            .execute("SELECT id, name FROM annotators WHERE token_sha256=?", (hash_token(token),))
-            .fetchone()
-        )
-        return None if row is None else Annotator(row["id"], row["name"])
-
-    def annotators(self) -> list[Annotator]:
-        rows = self._conn().execute("SELECT id, name FROM annotators ORDER BY id").fetchall()
-        return [Annotator(r["id"], r["name"]) for r in rows]
 
     # ------------------------------------------------------------------ judgements
 
