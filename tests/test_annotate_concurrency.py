@@ -13,9 +13,11 @@ from tests.annotate_helpers import make_run
 
 pytest.importorskip("flask")
 
+from halbench.annotate.access import SignInError  # noqa: E402
 from halbench.annotate.app import COOKIE, serve  # noqa: E402
 from halbench.annotate.load import load_run  # noqa: E402
 from halbench.annotate.store import AnnotationStore  # noqa: E402
+from halbench.errors import HalbenchError  # noqa: E402
 
 ROUNDS = 50
 
@@ -171,3 +173,60 @@ def test_other_writes_at_once_never_500(server):
         assert store.judgements() == {}
     finally:
         store.close()
+
+
+def test_a_refused_load_changes_nothing(tmp_path):
+    """The benchmark check, meta and items are one transaction: a refused load leaves no trace."""
+    run = make_run(tmp_path)
+    db = load_run(run).db
+    store = AnnotationStore(db)
+    before = store.meta()
+    store.close()
+    answers = run / "demo" / "answers.jsonl"
+    answers.write_text(answers.read_text().replace("soccer", "tennis"))
+    result = json.loads((run / "demo" / "result.json").read_text())
+    result["model"]["model"] = "another-model"
+    (run / "demo" / "result.json").write_text(json.dumps(result))
+    with pytest.raises(HalbenchError, match="different answer"):
+        load_run(run)
+    store = AnnotationStore(db)
+    try:
+        assert store.meta() == before and "test-model" in before["model"]
+    finally:
+        store.close()
+
+
+def test_sign_in_racing_revoke_leaves_no_session(tmp_path):
+    """Sign-ins in 3 threads while the annotator is revoked: none outlives the revocation."""
+    db = load_run(make_run(tmp_path)).db
+    store = AnnotationStore(db)
+    token = store.add_annotator("alice")
+    started = threading.Barrier(4, timeout=30)
+    refused = []
+
+    def sign_in_until_refused():
+        mine = AnnotationStore(db)
+        started.wait()
+        try:
+            for _ in range(2000):
+                try:
+                    mine.sign_in(token)
+                except SignInError as exc:
+                    refused.append(exc.status)
+                    return
+        finally:
+            mine.close()
+
+    threads = [threading.Thread(target=sign_in_until_refused) for _ in range(3)]
+    for t in threads:
+        t.start()
+    started.wait()
+    ended, _ = store.revoke("alice")
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads)
+    store.close()
+    con = sqlite3.connect(db)
+    live = con.execute("SELECT COUNT(*) FROM sessions").fetchone()[0]
+    con.close()
+    assert refused == [401, 401, 401] and live == 0, (refused, live, ended)

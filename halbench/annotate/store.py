@@ -160,29 +160,46 @@ class AnnotationStore(AnnotatorAccess):
         An item already stored with a different answer text is an error: its spans
         point into the stored text.
         """
-        added = same = 0
         with self._tx() as c:
-            for pos, it in enumerate(items):
-                row = c.execute(
-                    "SELECT answer FROM items WHERE item_id=?", (it["item_id"],)
-                ).fetchone()
-                if row is not None:
-                    if row["answer"] != it["answer"]:
-                        raise HalbenchError(
-                            f"{self.path}: item {it['item_id']!r} is stored with a different answer; "
-                            "annotate a different run in its own --db"
-                        )
-                    same += 1
-                    continue
-                c.execute(
-                    "INSERT INTO items (item_id, position, question, answer, image, fields) "
-                    "VALUES (?,?,?,?,?,?)",
-                    (it["item_id"], pos, it["question"], it["answer"], it.get("image"),
-                     json.dumps(it.get("fields", {}), ensure_ascii=False)),
-                )  # fmt: skip
-                added += 1
-            if added:
-                self._log(c, None, "load_items", None, added=added)
+            return self._insert_items(c, items)
+
+    def load(self, values: dict[str, str], items: list[dict[str, Any]]) -> tuple[int, int]:
+        """Load a run: check its benchmark, set ``meta``, insert items, as one transaction.
+
+        A refused load (another benchmark, a changed answer) changes nothing, not even meta.
+        """
+        with self._tx() as c:
+            row = c.execute("SELECT value FROM meta WHERE key='benchmark'").fetchone()
+            if row is not None and row[0] != values["benchmark"]:
+                raise HalbenchError(
+                    f"{self.path} holds annotations of benchmark {row[0]!r}, "
+                    f"not {values['benchmark']!r}"
+                )
+            for k, v in values.items():
+                c.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (k, v))
+            return self._insert_items(c, items)
+
+    def _insert_items(self, c: sqlite3.Connection, items: list[dict[str, Any]]) -> tuple[int, int]:
+        added = same = 0
+        for pos, it in enumerate(items):
+            row = c.execute("SELECT answer FROM items WHERE item_id=?", (it["item_id"],)).fetchone()
+            if row is not None:
+                if row["answer"] != it["answer"]:
+                    raise HalbenchError(
+                        f"{self.path}: item {it['item_id']!r} is stored with a different answer; "
+                        "annotate a different run in its own --db"
+                    )
+                same += 1
+                continue
+            c.execute(
+                "INSERT INTO items (item_id, position, question, answer, image, fields) "
+                "VALUES (?,?,?,?,?,?)",
+                (it["item_id"], pos, it["question"], it["answer"], it.get("image"),
+                 json.dumps(it.get("fields", {}), ensure_ascii=False)),
+            )  # fmt: skip
+            added += 1
+        if added:
+            self._log(c, None, "load_items", None, added=added)
         return added, same
 
     def items(self) -> list[sqlite3.Row]:
