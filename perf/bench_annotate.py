@@ -53,7 +53,8 @@ def bench_writes(n_annotators: int, total: int) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "a.sqlite"
         store = _store(db, 146)
-        tokens = [store.add_annotator(f"a{i}") for i in range(n_annotators)]
+        links = [store.add_annotator(f"a{i}") for i in range(n_annotators)]
+        tokens = [store.sign_in(link)[1] for link in links]  # the session cookies
         csrfs = [csrf_token(store, hash_token(t)) for t in tokens]
         store.close()
         server = serve(db, port=0)

@@ -34,6 +34,15 @@ def _token(db, name):
         store.close()
 
 
+def _session(db, token):
+    """Sign in with a link token: the session token the cookie carries (never the link's)."""
+    store = AnnotationStore(db)
+    try:
+        return store.sign_in(token)[1]
+    finally:
+        store.close()
+
+
 def _client(app, token):
     c = app.test_client()
     assert c.get(f"/login/{token}").status_code == 200
@@ -253,6 +262,7 @@ def _request(port, method, path, token, csrf=None, body=None):
 def test_two_annotators_at_once_lose_nothing(db, capfd, caplog):
     caplog.set_level("INFO")
     tokens = {name: _token(db, name) for name in ("alice", "bob")}
+    sessions = {name: _session(db, token) for name, token in tokens.items()}
     server = serve(db, port=0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -260,8 +270,8 @@ def test_two_annotators_at_once_lose_nothing(db, capfd, caplog):
         csrf = {}
         status, _ = _request(server.port, "GET", f"/login/{tokens['alice']}", "")
         assert status == 200
-        for name, token in tokens.items():
-            _, page = _request(server.port, "GET", "/item/1", token)
+        for name, session in sessions.items():
+            _, page = _request(server.port, "GET", "/item/1", session)
             csrf[name] = page.split('name="csrf-token" content="')[1].split('"')[0]
         errors = []
 
@@ -269,7 +279,7 @@ def test_two_annotators_at_once_lose_nothing(db, capfd, caplog):
             for pk in range(1, 7):
                 answer = list(ANSWERS.values())[pk - 1]
                 for k in range(3):  # three non-overlapping one-character spans per item
-                    status, data = _request(server.port, "POST", f"/api/items/{pk}/spans", tokens[name],
+                    status, data = _request(server.port, "POST", f"/api/items/{pk}/spans", sessions[name],
                                             csrf[name], {"start": 2 * k, "end": 2 * k + 1, "type": "object",
                                                          "correction": f"{name}{k}"})  # fmt: skip
                     if status != 201:
@@ -326,8 +336,9 @@ def test_serve_command(tmp_path):
         assert "add-annotator NAME" in proc.stdout.readline()
         status, _ = _request(port, "GET", "/api/progress", "no-such-token")
         assert status == 401
-        token = _token(run / "demo" / "annotations.sqlite", "alice")
-        status, body = _request(port, "GET", "/api/progress", token)
+        db = run / "demo" / "annotations.sqlite"
+        session = _session(db, _token(db, "alice"))
+        status, body = _request(port, "GET", "/api/progress", session)
         assert status == 200 and json.loads(body) == {"done": 0, "total": 6, "annotator": "alice"}
     finally:
         proc.send_signal(signal.SIGINT)

@@ -1,6 +1,7 @@
 """The annotation app: human judgement of hallucinations (MHumanEval) and corrections for DDPO.
 
 - ``store``: the SQLite store (WAL; items, annotators, judgements, spans, an audit log);
+- ``access``: links, sign-in sessions, revocation, link expiry (mixed into the store);
 - ``load``: a ``halbench run`` output directory -> items in the store (idempotent);
 - ``app``: the Flask web app (token links, CSRF, escaped model text); needs ``[annotate]``;
 - ``report``: MHumanEval rates, intervals, agreement -> a ``ResultRecord``;

@@ -4,10 +4,12 @@ Security model (a local tool that may be opened to a lab network with ``--host``
 
 - only holders of a personal link (``/login/<token>``) get in: its page has a button that
   POSTs the token (same-origin only, so another site cannot sign a browser in as someone
-  else); the token is then kept in an HttpOnly, SameSite=Strict cookie and looked up by
-  its sha256 (never stored in clear);
-- every state-changing request needs the per-annotator CSRF token (an HMAC of the
-  token's hash under the store's secret) in ``X-CSRF-Token`` (or the ``csrf`` form
+  else); that opens a **session** whose own random token (never the link's) is kept in an
+  HttpOnly, SameSite=Strict cookie and looked up by its sha256 (no token is stored in
+  clear); signing out deletes the session, ``halbench annotate revoke`` ends the link and
+  every session at once, and a link may expire (``access``);
+- every state-changing request needs the per-session CSRF token (an HMAC of the
+  session token's hash under the store's secret) in ``X-CSRF-Token`` (or the ``csrf`` form
   field), and a same-origin ``Origin`` header when the browser sends one;
 - images are served by item number only, from the path recorded when the run was
   loaded, and only when it lies in a folder the benchmark's items put images in and has
@@ -23,12 +25,15 @@ import hashlib
 import hmac
 import json
 import mimetypes
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from halbench.annotate import TYPES
-from halbench.annotate.store import AnnotationStore, Annotator, StoreError, hash_token
+from halbench.annotate.access import Annotator, SignInError, hash_token
+from halbench.annotate.store import AnnotationStore, StoreError
 
 try:
     from flask import Flask, abort, g, jsonify, redirect, render_template, request, send_file
@@ -50,8 +55,11 @@ def csrf_token(store: AnnotationStore, token_hash: str) -> str:
     return hmac.new(store.csrf_secret().encode(), token_hash.encode(), hashlib.sha256).hexdigest()
 
 
-def create_app(db: str | Path, *, secure_cookie: bool = False) -> Flask:
-    store = AnnotationStore(db)
+def create_app(
+    db: str | Path, *, secure_cookie: bool = False, clock: Callable[[], datetime] | None = None
+) -> Flask:
+    """The app over one store; ``clock`` (aware UTC) is for tests of link and session expiry."""
+    store = AnnotationStore(db, clock=clock)
     app = Flask(
         "halbench.annotate",
         template_folder=str(_HERE / "templates"),
@@ -61,8 +69,8 @@ def create_app(db: str | Path, *, secure_cookie: bool = False) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
 
     def current() -> Annotator | None:
-        token = request.cookies.get(COOKIE)
-        return store.annotator_by_token(token) if token else None
+        session = request.cookies.get(COOKIE)
+        return store.annotator_by_session(session) if session else None
 
     @app.before_request
     def _auth() -> Any:
@@ -71,10 +79,10 @@ def create_app(db: str | Path, *, secure_cookie: bool = False) -> Flask:
         who = current()
         if who is None:
             if request.path.startswith("/api/"):
-                return jsonify(error="not signed in: open your personal link"), 401
+                return jsonify(error="not signed in (or signed out): open your personal link"), 401
             return render_template("signin.html"), 401
         g.who = who
-        g.csrf = csrf_token(store, hash_token(request.cookies[COOKIE]))
+        g.csrf = csrf_token(store, hash_token(request.cookies[COOKIE]))  # per session
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             origin = request.headers.get("Origin")
             if origin is not None and _origin(origin) != _origin(request.host_url):
@@ -103,9 +111,10 @@ def create_app(db: str | Path, *, secure_cookie: bool = False) -> Flask:
     @app.get("/login/<token>")
     def login(token: str) -> Any:
         """The personal link: a page whose button signs in (a POST, so no cross-site login)."""
-        who = store.annotator_by_token(token)
-        if who is None:
-            return render_template("signin.html", bad=True), 403
+        try:
+            who = store.link_annotator(token)
+        except SignInError as exc:
+            return render_template("signin.html", bad=str(exc)), exc.status
         return render_template("signin.html", name=who.name, token=token)
 
     @app.post("/login")
@@ -113,18 +122,24 @@ def create_app(db: str | Path, *, secure_cookie: bool = False) -> Flask:
         token = request.form.get("token", "")
         origin = request.headers.get("Origin")
         if origin is not None and _origin(origin) != _origin(request.host_url):
-            return render_template("signin.html", bad=True), 403
-        if not token or store.annotator_by_token(token) is None:
-            return render_template("signin.html", bad=True), 403
+            return render_template("signin.html", bad="Sign-in from another site refused."), 403
+        try:
+            if not token:
+                raise SignInError("This link is not valid.", 403)
+            _, session, expires = store.sign_in(token)
+        except SignInError as exc:
+            return render_template("signin.html", bad=str(exc)), exc.status
         resp = redirect("/")
+        max_age = max(1, int((expires - store.clock()).total_seconds()))
         resp.set_cookie(
-            COOKIE, token, httponly=True, samesite="Strict", secure=secure_cookie,
-            max_age=60 * 60 * 24 * 90,
+            COOKIE, session, httponly=True, samesite="Strict", secure=secure_cookie,
+            max_age=max_age,
         )  # fmt: skip
         return resp
 
     @app.post("/logout")
     def logout() -> Any:
+        store.end_session(request.cookies[COOKIE])  # the old cookie no longer signs in
         resp = redirect("/")
         resp.delete_cookie(COOKIE)
         return resp

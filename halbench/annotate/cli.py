@@ -1,4 +1,4 @@
-"""``halbench annotate ...``: serve, add-annotator, report, export-ddpo (parse, call, print)."""
+"""``halbench annotate ...``: serve, add-annotator, revoke, report, prelabel, export-ddpo."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from halbench.errors import HalbenchError
 _EPILOG = """\
 examples:
   halbench annotate serve --run runs/llava --benchmark mhumaneval
-  halbench annotate add-annotator alice --db runs/llava/mhumaneval/annotations.sqlite
+  halbench annotate add-annotator alice --db runs/llava/mhumaneval/annotations.sqlite --link-days 14
+  halbench annotate revoke alice --db runs/llava/mhumaneval/annotations.sqlite
   halbench annotate report --db runs/llava/mhumaneval/annotations.sqlite
   halbench annotate export-ddpo corrections.jsonl --db runs/llava/mhumaneval/annotations.sqlite
 
@@ -42,11 +43,37 @@ def add_parser(sub: Any) -> None:
     s.add_argument("--port", type=int, default=8000)
     s.set_defaults(func=_cmd_serve)
 
-    a = asub.add_parser("add-annotator", help="create an annotator and print the personal link")
-    a.add_argument("name")
+    a = asub.add_parser(
+        "add-annotator",
+        help="create an annotator and print the personal link",
+        description="Create an annotator and print their personal sign-in link (shown once; only\n"
+        "its sha256 is stored). --new-link replaces the link of an existing annotator (lost,\n"
+        "expired or revoked): the old link and all their sessions stop working.",
+        epilog="example:\n  halbench annotate add-annotator alice --db runs/llava/mhumaneval/"
+        "annotations.sqlite --link-days 14",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    a.add_argument("name", help="the annotator's name (shown in the app and the report)")
     a.add_argument("--db", type=Path, required=True)
     a.add_argument("--base-url", default="http://127.0.0.1:8000", help="where the app is served")
+    a.add_argument("--link-days", type=float, metavar="N",
+                   help="the link expires after N days (default: never); sessions end then too")  # fmt: skip
+    a.add_argument("--new-link", action="store_true",
+                   help="a new link for an existing annotator (the old one stops working)")  # fmt: skip
     a.set_defaults(func=_cmd_add_annotator)
+
+    v = asub.add_parser(
+        "revoke",
+        help="revoke an annotator's link and end all their sessions at once",
+        description="Revoke an annotator: their personal link stops signing in and every open\n"
+        "session (browser tab) gets 401 on its next request. Their judgements so far stay in\n"
+        "the store and the report. add-annotator NAME --new-link gives them access again.",
+        epilog="example:\n  halbench annotate revoke alice --db runs/llava/mhumaneval/annotations.sqlite",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    v.add_argument("name", help="the annotator to revoke")
+    v.add_argument("--db", type=Path, required=True)
+    v.set_defaults(func=_cmd_revoke)
 
     r = asub.add_parser("report", help="MHumanEval rates, intervals and agreement -> result record")
     r.add_argument("--db", type=Path, required=True)
@@ -121,11 +148,34 @@ def _cmd_add_annotator(args: argparse.Namespace) -> int:
         )
     store = AnnotationStore(args.db)
     try:
-        token = store.add_annotator(args.name)
+        if args.new_link:
+            token = store.new_link(args.name, args.link_days)
+        else:
+            token = store.add_annotator(args.name, args.link_days)
+        expires = next(a for a in store.access() if a["name"] == args.name.strip())
     finally:
         store.close()
     print(f"{args.name}: {args.base_url.rstrip('/')}/login/{token}")
     print("(shown once: only a hash is stored; anyone with this link can annotate as this person)")
+    if expires["link_expires_at"]:
+        print(f"the link expires at {expires['link_expires_at']} (UTC)")
+    if args.new_link:
+        print("the previous link and all sessions of this annotator no longer work")
+    return 0
+
+
+def _cmd_revoke(args: argparse.Namespace) -> int:
+    from halbench.annotate.store import AnnotationStore
+
+    if not args.db.exists():
+        raise HalbenchError(f"{args.db}: annotation store not found")
+    store = AnnotationStore(args.db)
+    try:
+        ended, already = store.revoke(args.name)
+    finally:
+        store.close()
+    state = "was already revoked" if already else "revoked: the link no longer signs in"
+    print(f"{args.name}: {state}; {ended} open session(s) ended")
     return 0
 
 

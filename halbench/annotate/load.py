@@ -122,21 +122,16 @@ def load_run(
     db_path = db or default_db(run_dir, name)
     store = AnnotationStore(db_path)
     try:
-        meta = store.meta()
-        if meta.get("benchmark") not in (None, name):
-            raise HalbenchError(
-                f"{db_path} holds annotations of benchmark {meta['benchmark']!r}, not {name!r}"
-            )
-        store.set_meta(
+        added, kept = store.load(
             {
                 "benchmark": name,
                 "run_dir": str(run_dir.resolve()),
                 "model": json.dumps(run.get("model", {}), ensure_ascii=False),
                 "benchmark_version": str(run["benchmark_version"]),
                 "image_roots": json.dumps(image_roots),
-            }
-        )
-        added, kept = store.add_items(items)
+            },
+            items,
+        )  # benchmark check, meta and items: one transaction
         total = len(store.items())
     finally:
         store.close()

@@ -1,8 +1,9 @@
 """The annotation store: one SQLite file (WAL) per annotated run and benchmark.
 
 Tables: ``meta`` (run, benchmark, model, the CSRF secret), ``items`` (question, answer,
-image path), ``annotators`` (name, sha256 of the token: the token itself is never
-stored), ``verdicts`` (an annotator marked a response free of hallucination),
+image path), ``annotators`` (name, sha256 of the link token: the token itself is never
+stored; link expiry, revoked), ``sessions`` (sha256 of each sign-in's session token; see
+``access``), ``verdicts`` (an annotator marked a response free of hallucination),
 ``spans`` (character offsets into the answer, type, optional correction, who, when)
 and ``events`` (an append-only audit log of every change).
 
@@ -19,18 +20,19 @@ labels are only ever the ``spans`` table.
 
 from __future__ import annotations
 
-import hashlib
+import datetime as _dt
 import json
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from halbench.annotate import TYPES
+from halbench.annotate.access import Annotator, AnnotatorAccess, migrate_access, utc_now
+from halbench.annotate.access import hash_token as hash_token  # re-exported
 from halbench.errors import HalbenchError
 from halbench.provenance import now_utc
 
@@ -81,25 +83,23 @@ class StoreError(HalbenchError):
         self.status = status
 
 
-@dataclass(frozen=True)
-class Annotator:
-    id: int
-    name: str
+class AnnotationStore(AnnotatorAccess):
+    """Thread-safe access: one SQLite connection per thread.
 
+    ``clock`` (an aware UTC ``datetime``; tests inject one) decides link and session expiry.
+    Opening a store made by older code adds the newer columns and tables (``migrate_access``).
+    """
 
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-class AnnotationStore:
-    """Thread-safe access: one SQLite connection per thread."""
-
-    def __init__(self, path: str | Path) -> None:
+    def __init__(
+        self, path: str | Path, *, clock: Callable[[], _dt.datetime] | None = None
+    ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.clock = clock or utc_now
         self._local = threading.local()
         self._conn().executescript(SCHEMA)  # idempotent; executescript commits by itself
         with self._tx() as c:
+            migrate_access(c)
             if c.execute("SELECT 1 FROM meta WHERE key='csrf_secret'").fetchone() is None:
                 c.execute("INSERT INTO meta VALUES ('csrf_secret', ?)", (secrets.token_hex(32),))
 
@@ -160,29 +160,46 @@ class AnnotationStore:
         An item already stored with a different answer text is an error: its spans
         point into the stored text.
         """
-        added = same = 0
         with self._tx() as c:
-            for pos, it in enumerate(items):
-                row = c.execute(
-                    "SELECT answer FROM items WHERE item_id=?", (it["item_id"],)
-                ).fetchone()
-                if row is not None:
-                    if row["answer"] != it["answer"]:
-                        raise HalbenchError(
-                            f"{self.path}: item {it['item_id']!r} is stored with a different answer; "
-                            "annotate a different run in its own --db"
-                        )
-                    same += 1
-                    continue
-                c.execute(
-                    "INSERT INTO items (item_id, position, question, answer, image, fields) "
-                    "VALUES (?,?,?,?,?,?)",
-                    (it["item_id"], pos, it["question"], it["answer"], it.get("image"),
-                     json.dumps(it.get("fields", {}), ensure_ascii=False)),
-                )  # fmt: skip
-                added += 1
-            if added:
-                self._log(c, None, "load_items", None, added=added)
+            return self._insert_items(c, items)
+
+    def load(self, values: dict[str, str], items: list[dict[str, Any]]) -> tuple[int, int]:
+        """Load a run: check its benchmark, set ``meta``, insert items, as one transaction.
+
+        A refused load (another benchmark, a changed answer) changes nothing, not even meta.
+        """
+        with self._tx() as c:
+            row = c.execute("SELECT value FROM meta WHERE key='benchmark'").fetchone()
+            if row is not None and row[0] != values["benchmark"]:
+                raise HalbenchError(
+                    f"{self.path} holds annotations of benchmark {row[0]!r}, "
+                    f"not {values['benchmark']!r}"
+                )
+            for k, v in values.items():
+                c.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (k, v))
+            return self._insert_items(c, items)
+
+    def _insert_items(self, c: sqlite3.Connection, items: list[dict[str, Any]]) -> tuple[int, int]:
+        added = same = 0
+        for pos, it in enumerate(items):
+            row = c.execute("SELECT answer FROM items WHERE item_id=?", (it["item_id"],)).fetchone()
+            if row is not None:
+                if row["answer"] != it["answer"]:
+                    raise HalbenchError(
+                        f"{self.path}: item {it['item_id']!r} is stored with a different answer; "
+                        "annotate a different run in its own --db"
+                    )
+                same += 1
+                continue
+            c.execute(
+                "INSERT INTO items (item_id, position, question, answer, image, fields) "
+                "VALUES (?,?,?,?,?,?)",
+                (it["item_id"], pos, it["question"], it["answer"], it.get("image"),
+                 json.dumps(it.get("fields", {}), ensure_ascii=False)),
+            )  # fmt: skip
+            added += 1
+        if added:
+            self._log(c, None, "load_items", None, added=added)
         return added, same
 
     def items(self) -> list[sqlite3.Row]:
@@ -193,36 +210,6 @@ class AnnotationStore:
         if row is None:
             raise StoreError(f"no item {pk}", 404)
         return row
-
-    # ------------------------------------------------------------------ annotators
-
-    def add_annotator(self, name: str) -> str:
-        """Create an annotator; return the token (shown once; only its hash is stored)."""
-        name = name.strip()
-        if not name or len(name) > 100:
-            raise HalbenchError("annotator name must be 1 to 100 characters")
-        token = secrets.token_urlsafe(32)
-        with self._tx() as c:
-            if c.execute("SELECT 1 FROM annotators WHERE name=?", (name,)).fetchone():
-                raise HalbenchError(f"annotator {name!r} already exists in {self.path}")
-            c.execute(
-                "INSERT INTO annotators (name, token_sha256, created_at) VALUES (?,?,?)",
-                (name, hash_token(token), now_utc()),
-            )
-            self._log(c, None, "add_annotator", None, name=name)
-        return token
-
-    def annotator_by_token(self, token: str) -> Annotator | None:
-        row = (
-            self._conn()
-            .execute("SELECT id, name FROM annotators WHERE token_sha256=?", (hash_token(token),))
-            .fetchone()
-        )
-        return None if row is None else Annotator(row["id"], row["name"])
-
-    def annotators(self) -> list[Annotator]:
-        rows = self._conn().execute("SELECT id, name FROM annotators ORDER BY id").fetchall()
-        return [Annotator(r["id"], r["name"]) for r in rows]
 
     # ------------------------------------------------------------------ judgements
 
@@ -251,6 +238,20 @@ class AnnotationStore:
     def add_span(
         self, pk: int, who: Annotator, start: Any, end: Any, type_: Any, correction: Any = None
     ) -> dict[str, Any]:
+        with self._tx() as c:
+            return self._insert_span(c, pk, who, start, end, type_, correction)
+
+    def _insert_span(
+        self,
+        c: sqlite3.Connection,
+        pk: int,
+        who: Annotator,
+        start: Any,
+        end: Any,
+        type_: Any,
+        correction: Any,
+    ) -> dict[str, Any]:
+        """Validate and insert one span inside the caller's transaction (checks and write atomic)."""
         if type(start) is not int or type(end) is not int:
             raise StoreError("start and end must be integers")
         if type_ not in TYPES:
@@ -260,56 +261,61 @@ class AnnotationStore:
                 raise StoreError("correction must be a string")
             if len(correction) > MAX_CORRECTION:
                 raise StoreError(f"correction longer than {MAX_CORRECTION} characters")
-        with self._tx() as c:
-            row = c.execute("SELECT answer FROM items WHERE pk=?", (pk,)).fetchone()
-            if row is None:
-                raise StoreError(f"no item {pk}", 404)
-            answer = row["answer"]
-            if not 0 <= start < end <= len(answer):
-                raise StoreError(
-                    f"span [{start}, {end}) is not inside the answer (0..{len(answer)})"
-                )
-            if c.execute(
-                "SELECT 1 FROM verdicts WHERE item_pk=? AND annotator_id=?", (pk, who.id)
-            ).fetchone():
-                raise StoreError(
-                    "this answer is marked free of hallucination: undo that first", 409
-                )
-            clash = c.execute(
-                "SELECT id FROM spans WHERE item_pk=? AND annotator_id=? AND start<? AND end>?",
-                (pk, who.id, end, start),
-            ).fetchone()
-            if clash:
-                raise StoreError(f"overlaps your span {clash['id']}: delete it first", 409)
-            at = now_utc()
-            cur = c.execute(
-                "INSERT INTO spans (item_pk, annotator_id, start, end, text, type, correction, created_at) "
-                "VALUES (?,?,?,?,?,?,?,?)",
-                (pk, who.id, start, end, answer[start:end], type_, correction, at),
-            )
-            span = {"id": cur.lastrowid, "start": start, "end": end, "text": answer[start:end],
-                    "type": type_, "correction": correction, "created_at": at}  # fmt: skip
-            self._log(c, who.id, "add_span", pk, **span)
+        row = c.execute("SELECT answer FROM items WHERE pk=?", (pk,)).fetchone()
+        if row is None:
+            raise StoreError(f"no item {pk}", 404)
+        answer = row["answer"]
+        if not 0 <= start < end <= len(answer):
+            raise StoreError(f"span [{start}, {end}) is not inside the answer (0..{len(answer)})")
+        if c.execute(
+            "SELECT 1 FROM verdicts WHERE item_pk=? AND annotator_id=?", (pk, who.id)
+        ).fetchone():
+            raise StoreError("this answer is marked free of hallucination: undo that first", 409)
+        clash = c.execute(
+            "SELECT id FROM spans WHERE item_pk=? AND annotator_id=? AND start<? AND end>?",
+            (pk, who.id, end, start),
+        ).fetchone()
+        if clash:
+            raise StoreError(f"overlaps your span {clash['id']}: delete it first", 409)
+        at = now_utc()
+        cur = c.execute(
+            "INSERT INTO spans (item_pk, annotator_id, start, end, text, type, correction, created_at) "
+            "VALUES (?,?,?,?,?,?,?,?)",
+            (pk, who.id, start, end, answer[start:end], type_, correction, at),
+        )
+        span = {"id": cur.lastrowid, "start": start, "end": end, "text": answer[start:end],
+                "type": type_, "correction": correction, "created_at": at}  # fmt: skip
+        self._log(c, who.id, "add_span", pk, **span)
         return span
 
     def decide(self, proposal_id: int, who: Annotator, decision: Any) -> dict[str, Any]:
-        """Accept (adds the proposal as the annotator's own span) or reject a judge's proposal."""
+        """Accept (adds the proposal as the annotator's own span) or reject a judge's proposal.
+
+        The check (not yet decided), the span and the decision are one transaction: of two
+        decisions at once (two tabs), one lands and the other gets 409; a decision is
+        "accepted" exactly when its span exists.
+        """
         if decision not in ("accepted", "rejected"):
             raise StoreError('"decision" must be "accepted" or "rejected"')
-        c = self._conn()
-        p = c.execute("SELECT * FROM proposals WHERE id=?", (proposal_id,)).fetchone()
-        if p is None:
-            raise StoreError(f"no proposal {proposal_id}", 404)
-        if c.execute(
-            "SELECT 1 FROM decisions WHERE proposal_id=? AND annotator_id=?", (proposal_id, who.id)
-        ).fetchone():
-            raise StoreError("already decided (delete the accepted span to decide again)", 409)
-        span = None
-        if decision == "accepted":
-            span = self.add_span(
-                p["item_pk"], who, p["start"], p["end"], p["type"], p["correction"]
-            )
         with self._tx() as c:
+            p = c.execute("SELECT * FROM proposals WHERE id=?", (proposal_id,)).fetchone()
+            if p is None:
+                raise StoreError(f"no proposal {proposal_id}", 404)
+            done = c.execute(
+                "SELECT decision FROM decisions WHERE proposal_id=? AND annotator_id=?",
+                (proposal_id, who.id),
+            ).fetchone()
+            if done is not None:
+                raise StoreError(
+                    f"already decided: {done['decision']} (reload the page; delete the accepted "
+                    "span to decide again)",
+                    409,
+                )
+            span = None
+            if decision == "accepted":
+                span = self._insert_span(
+                    c, p["item_pk"], who, p["start"], p["end"], p["type"], p["correction"]
+                )
             c.execute(
                 "INSERT INTO decisions VALUES (?, ?, ?, ?, ?)",
                 (proposal_id, who.id, decision, span["id"] if span else None, now_utc()),
