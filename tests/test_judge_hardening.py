@@ -212,14 +212,15 @@ def _spent(error: str) -> float:
     return float(re.search(r"spent \$([0-9.]+)", error).group(1))
 
 
-def test_cost_cap_holds_when_usage_is_four_times_the_estimate(home, tmp_path):
+@pytest.mark.parametrize("concurrency", [16, 1])
+def test_cost_cap_holds_when_usage_is_four_times_the_estimate(home, tmp_path, concurrency):
     prices = {"judge-x": (1000.0, 1000.0)}  # $ per 1M tokens: one prompt char ~ $0.001
     requests = [JudgeRequest(str(i), [{"role": "user", "content": f"item {i} " + "w" * 2000}],
                              {"max_tokens": 16}) for i in range(80)]  # fmt: skip
     cap = 20.0
     with EchoServer() as server:
         server.usage_factor, server.delay = 4, 0.02  # usage = 4x the chars/4 estimate
-        c = JudgeClient(JudgeConfig(model="judge-x", base_url=server.url, concurrency=16, max_cost=cap,
+        c = JudgeClient(JudgeConfig(model="judge-x", base_url=server.url, concurrency=concurrency, max_cost=cap,
                                     prices=prices, cache_dir=tmp_path / "c"))  # fmt: skip
         out = c.run(requests)
         total = sum(
