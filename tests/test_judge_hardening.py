@@ -325,3 +325,14 @@ def test_score_cli_caps_retry_after_and_reports_unscored(home, tmp_path, capsys)
         and "capped at --judge-max-retry-wait 0.1 s" in u["reason"]
     )
     assert rec["metrics"]["reported"]["all"]["n"] == 89  # unscored, not 0
+
+
+@pytest.mark.parametrize(
+    "flag", ["--judge-max-retry-wait", "--judge-item-timeout", "--judge-max-cost"]
+)
+def test_negative_limits_are_one_line_errors(home, tmp_path, capsys, flag):
+    argv = ["score", "llava-bench", "--answers", str(tmp_path / "a.jsonl"), "--output", str(tmp_path / "o.json"),
+            "--judge-model", "m", flag, "-1"]  # fmt: skip
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert f"{flag} must be a number of at least 0, not -1.0" in err and "Traceback" not in err

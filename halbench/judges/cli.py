@@ -57,9 +57,16 @@ def add_judge_flags(p: Any, *, required: bool = True) -> None:
 
 
 def judge_config(args: argparse.Namespace, log_dir: Path) -> Any:
+    from halbench.errors import HalbenchError
     from halbench.io import read_json
     from halbench.judges import JudgeConfig
 
+    for flag in ("judge_max_retry_wait", "judge_item_timeout", "judge_max_cost"):
+        value = getattr(args, flag)
+        if value is not None and not value >= 0:
+            raise HalbenchError(
+                f"--{flag.replace('_', '-')} must be a number of at least 0, not {value}"
+            )
     prices = {}
     if args.judge_prices:
         raw = read_json(args.judge_prices)
