@@ -33,10 +33,21 @@ def add_judge_flags(p: Any, *, required: bool = True) -> None:
         "--judge-max-retries", type=int, default=6,
         help="retries per call on 429/5xx/timeouts, exponential backoff from 1 s (default 6)",
     )  # fmt: skip
+    g.add_argument(
+        "--judge-max-retry-wait", type=float, default=60.0, metavar="SECONDS",
+        help="longest wait a server's Retry-After can impose before a retry (default 60)",
+    )  # fmt: skip
+    g.add_argument(
+        "--judge-item-timeout", type=float, default=600.0, metavar="SECONDS",
+        help="deadline for one item over all its attempts and waits; past it the item is "
+        "unscored with the reason (default 600; 0 = none)",
+    )  # fmt: skip
     g.add_argument("--judge-max-calls", type=int, help="stop before sending more calls than this")
     g.add_argument(
-        "--judge-max-cost", type=float, help="stop before spending more than this many dollars"
-    )
+        "--judge-max-cost", type=float,
+        help="never spend more than this many dollars: each call reserves its worst case "
+        "(prompt bytes + max tokens) first",
+    )  # fmt: skip
     g.add_argument(
         "--judge-prices", type=Path, help='JSON {"model": [usd_per_1M_input, usd_per_1M_output]}'
     )
@@ -46,9 +57,16 @@ def add_judge_flags(p: Any, *, required: bool = True) -> None:
 
 
 def judge_config(args: argparse.Namespace, log_dir: Path) -> Any:
+    from halbench.errors import HalbenchError
     from halbench.io import read_json
     from halbench.judges import JudgeConfig
 
+    for flag in ("judge_max_retry_wait", "judge_item_timeout", "judge_max_cost"):
+        value = getattr(args, flag)
+        if value is not None and not value >= 0:
+            raise HalbenchError(
+                f"--{flag.replace('_', '-')} must be a number of at least 0, not {value}"
+            )
     prices = {}
     if args.judge_prices:
         raw = read_json(args.judge_prices)
@@ -56,13 +74,17 @@ def judge_config(args: argparse.Namespace, log_dir: Path) -> Any:
     return JudgeConfig(
         model=args.judge_model, base_url=args.judge_base_url, api_key_env=args.judge_api_key_env,
         concurrency=args.judge_concurrency, max_retries=args.judge_max_retries, max_calls=args.judge_max_calls, max_cost=args.judge_max_cost,
+        max_retry_wait=args.judge_max_retry_wait, item_timeout=args.judge_item_timeout or None,
         prices=prices, use_cache=not args.judge_no_cache, log_path=log_dir / "judge_calls.jsonl",
     )  # fmt: skip
 
 
 def print_estimate(est: dict[str, Any]) -> None:
     cost = est["max_cost_usd"]
-    money = "unknown price (give --judge-prices)" if cost is None else f"at most ${cost:.2f}"
+    if est.get("max_completion_tokens", 0) is None:
+        money = "no cost bound (a request sets no max_tokens)"
+    else:
+        money = "unknown price (give --judge-prices)" if cost is None else f"at most ${cost:.2f}"
     print(f"judge: {est['calls']} calls to make ({est['cached']} of {est['requests']} cached), "
           f"~{est['prompt_tokens_est']} prompt tokens, {money}", file=sys.stderr)  # fmt: skip
 

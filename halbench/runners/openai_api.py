@@ -2,7 +2,8 @@
 
 ``--model openai:MODEL [--base-url URL]``. The API key is read from the environment
 (``OPENAI_API_KEY`` by default, ``--api-key-env`` to name another variable) and is
-never written anywhere. Images are sent inline as base64 data URLs. Requests run
+never written anywhere: error texts go through ``halbench.redact.redact`` where they are made,
+so an endpoint that echoes the key cannot put it into a record or a log. Images are sent inline as base64 data URLs. Requests run
 concurrently; the ``openai`` client retries 429/5xx/timeouts with backoff. A request
 that still fails is reported and its item left unanswered (unscored), never filled in.
 """
@@ -19,6 +20,7 @@ from typing import Any
 
 from halbench.errors import HalbenchError
 from halbench.progress import track
+from halbench.redact import add_secret, redact
 from halbench.runners.base import GenerationSettings, ModelInfo, Request
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -28,7 +30,7 @@ class GenerationFailed(Exception):
     """One request failed after the client's retries (the run reports the item unscored)."""
 
     def __init__(self, key: str, message: str) -> None:
-        super().__init__(message)
+        super().__init__(redact(message))
         self.key = key
 
 
@@ -62,6 +64,7 @@ class OpenAIRunner:
                     f"${api_key_env} is not set: the OpenAI API needs a key (export {api_key_env}=...)"
                 )
             key = "EMPTY"  # local servers usually accept anything
+        add_secret(key)
         self._client = openai.OpenAI(
             base_url=url, api_key=key, timeout=timeout, max_retries=max_retries
         )
@@ -92,7 +95,7 @@ class OpenAIRunner:
             )
         except openai.OpenAIError as exc:
             raise GenerationFailed(
-                req.key, f"{type(exc).__name__}: {exc}".splitlines()[0]
+                req.key, redact(f"{type(exc).__name__}: {exc}".splitlines()[0])
             ) from None
         if not resp.choices or resp.choices[0].message.content is None:
             raise GenerationFailed(req.key, "the reply had no message content")
