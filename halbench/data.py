@@ -14,7 +14,6 @@ import json
 import os
 import random
 import shutil
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Any
 from halbench.benchmarks import Benchmark, get_benchmark
 from halbench.coco import coco_id_field, coco_split_files, parse_coco_id
 from halbench.errors import HalbenchError, InputError
-from halbench.io import read_json, read_jsonl
+from halbench.io import make_temp_dir, read_json, read_jsonl
 from halbench.progress import track
 from halbench.provenance import now_utc
 
@@ -92,7 +91,7 @@ def prepare_into(bench: Benchmark, data_dir: Path | None, fn: Any, **options: An
     manifest, then move the folder into place atomically; nothing half-prepared is left."""
     target = bench.data_dir(data_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{bench.name}-", dir=target.parent))
+    tmp = make_temp_dir(target.parent, f".{bench.name}-")  # mkdir's mode, not 0o700
     try:
         manifest = fn(bench, tmp, **options)
         manifest.update(
