@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -243,35 +244,50 @@ def _invalid(path: str | Path, text: str, exc: json.JSONDecodeError, extra: str 
     )
 
 
+_WS_RE = re.compile(r"[ \t\n\r]*")
+_SEP_RE = re.compile(r"[ \t\n\r]*([,\]])[ \t\n\r]*")
+_EXTRA = " (a JSON array followed by more text; JSONL lines must be objects)"
+
+
 def _array_rows(path: str | Path, text: str) -> list[tuple[int, dict[str, Any]]]:
-    try:
-        json.loads(text)  # the C parser: fast, and its error says where
-    except json.JSONDecodeError as exc:
-        raise _invalid(
-            path, text, exc, " (a JSON array followed by more text; JSONL lines must be objects)"
-        ) from None
-    decoder = json.JSONDecoder()
+    """Each element with the line it starts on: one pass of the C scanner, element by element."""
+    scan = json.JSONDecoder().scan_once
     rows: list[tuple[int, dict[str, Any]]] = []
-    pos = text.index("[") + 1
+    pos = _WS_RE.match(text, text.index("[") + 1).end()  # type: ignore[union-attr]
     line, counted = 1, 0
-    while True:
-        while text[pos] in _WS:
+    not_object: InputError | None = None  # raised once the whole text is known to be JSON
+    try:
+        if text[pos] != "]":
+            while True:
+                line += text.count("\n", counted, pos)
+                counted = pos
+                value, pos = scan(text, pos)
+                if not isinstance(value, dict) and not_object is None:
+                    not_object = InputError(
+                        str(path),
+                        f"item {len(rows) + 1}: expected a JSON object, got {describe_type(value)}",
+                        line=line,
+                    )
+                rows.append((line, value))
+                sep = _SEP_RE.match(text, pos)
+                if sep is None:
+                    raise ValueError
+                pos = sep.end()
+                if sep.group(1) == "]":
+                    break
+        else:
             pos += 1
-        if text[pos] == "]":
-            return rows
-        if text[pos] == ",":
-            pos += 1
-            continue
-        line += text.count("\n", counted, pos)
-        counted = pos
-        value, pos = decoder.raw_decode(text, pos)
-        if not isinstance(value, dict):
-            raise InputError(
-                str(path),
-                f"item {len(rows) + 1}: expected a JSON object, got {describe_type(value)}",
-                line=line,
-            )
-        rows.append((line, value))
+        if text[pos:].strip(_WS):
+            raise ValueError
+    except (ValueError, StopIteration, IndexError):
+        try:
+            json.loads(text)  # the C parser's error says where and what
+        except json.JSONDecodeError as exc:
+            raise _invalid(path, text, exc, _EXTRA) from None
+        raise InputError(str(path), "invalid JSON", line=line) from None  # not reached
+    if not_object is not None:
+        raise not_object
+    return rows
 
 
 def _object_or_jsonl(

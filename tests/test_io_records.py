@@ -225,3 +225,17 @@ def test_empty_file(tmp_path, loader):
     p = write(tmp_path, "e.json", "")
     with pytest.raises(InputError, match=r"(no answers|no responses|0 answers for 96)"):
         loader(p)
+
+
+def test_array_edges(tmp_path):
+    for text in ("[]", " [ ]\n", "\n[\n]\n"):
+        got = read_records(write(tmp_path, "e.jsonl", text))
+        assert got.kind == "array" and got.rows == []
+    with pytest.raises(InputError, match=r"e\.jsonl: no answers in file"):
+        load_predictions(write(tmp_path, "e.jsonl", "[ ]"))
+    got = read_records(write(tmp_path, "s.txt", '[ {"a": "]},[{"} ,{"b":1}\n]  \n'))
+    assert [r for _, r in got.rows] == [{"a": "]},[{"}, {"b": 1}]
+    with pytest.raises(InputError, match=r"t\.json:1: invalid JSON .*Extra data at column 12"):
+        read_records(write(tmp_path, "t.json", '[{"a": 1}] x'))
+    with pytest.raises(InputError, match=r"u\.json:1: invalid JSON: Expecting ',' delimiter at column 11"):
+        read_records(write(tmp_path, "u.json", '[{"a": 1} {"b": 2}]'))
