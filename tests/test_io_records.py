@@ -237,5 +237,7 @@ def test_array_edges(tmp_path):
     assert [r for _, r in got.rows] == [{"a": "]},[{"}, {"b": 1}]
     with pytest.raises(InputError, match=r"t\.json:1: invalid JSON .*Extra data at column 12"):
         read_records(write(tmp_path, "t.json", '[{"a": 1}] x'))
-    with pytest.raises(InputError, match=r"u\.json:1: invalid JSON: Expecting ',' delimiter at column 11"):
+    with pytest.raises(
+        InputError, match=r"u\.json:1: invalid JSON: Expecting ',' delimiter at column 11"
+    ):
         read_records(write(tmp_path, "u.json", '[{"a": 1} {"b": 2}]'))
