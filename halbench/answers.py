@@ -9,8 +9,9 @@ Accepted inputs (``load_object_halbench_answers``):
   kept and echoed in the scored items. RLHF-V's generator writes no ``image_id``:
   give its question file with ``questions_path`` and ids are taken by line
   position, as the reference does.
-* ``.json``: a JSON array of such objects, or the LisaAnne/CHAIR format
-  (``{"imgToEval": {...: {"image_id", "caption"}}}``).
+* a JSON array of such objects, or the LisaAnne/CHAIR format
+  (``{"imgToEval": {...: {"image_id", "caption"}}}``). The format is told by content
+  (``halbench.io.read_records``), not by the file's suffix.
 
 As in the reference, every ``"Assistant:"`` is deleted from the answer, then it is
 stripped. For Chain-of-Hindsight outputs the reference cuts answers at CoH marker
@@ -26,7 +27,7 @@ from typing import Any, Literal
 
 from halbench.coco import coco_id_field
 from halbench.errors import InputError
-from halbench.io import describe_type, read_json, read_jsonl
+from halbench.io import Records, describe_type, read_jsonl, read_records
 
 CohMode = Literal["auto", "on", "off"]
 
@@ -47,7 +48,7 @@ class Answer:
     answer: str  # as scored: "Assistant:" removed, stripped, CoH-cut if enabled
     question: str | None
     fields: dict[str, Any]  # the input record, echoed in the output item
-    line: int | None = None  # 1-based line in a JSONL file
+    line: int | None = None  # 1-based line where the record starts (JSONL or JSON array)
 
 
 def clean_answer(text: str) -> str:
@@ -72,11 +73,15 @@ def load_object_halbench_answers(
     """Read and validate every answer; raise ``InputError`` (file, line, field) on the first problem."""
     p = Path(path)
     use_coh = coh == "on" or (coh == "auto" and "coh" in str(path))
-    if p.suffix == ".json":
-        answers = _from_json(p)
+    records = read_records(p)  # JSON array, CHAIR's JSON object or JSONL, by content
+    first = records.rows[0][1] if len(records.rows) == 1 else None
+    if records.kind == "object" or (first is not None and "imgToEval" in first):
+        answers = _from_chair(p, records)
+    elif records.kind == "array":
+        answers = _from_json(p, records)
     else:
         questions = _question_ids(questions_path) if questions_path is not None else None
-        answers = _from_jsonl(p, questions, questions_path)
+        answers = _from_jsonl(p, records, questions, questions_path)
     if not answers:
         raise InputError(str(path), "no answers in file (empty file?)")
     if use_coh:
@@ -108,9 +113,11 @@ def _image_id(value: Any, name: str, path: str, where: dict[str, Any]) -> int:
     return coco_id_field({name: value}, name, path, where.get("line"))
 
 
-def _from_jsonl(path: Path, question_ids: list[int] | None, questions_path: Any) -> list[Answer]:
+def _from_jsonl(
+    path: Path, records: Records, question_ids: list[int] | None, questions_path: Any
+) -> list[Answer]:
     answers = []
-    for index, (number, rec) in enumerate(read_jsonl(path)):
+    for index, (number, rec) in enumerate(records.rows):
         where = {"line": number}
         if "image_id" in rec:
             image_id = _image_id(rec["image_id"], "image_id", str(path), where)
@@ -153,49 +160,49 @@ def _question_ids(path: str | Path) -> list[int]:
     return ids
 
 
-def _from_json(path: Path) -> list[Answer]:
-    data = read_json(path)
-    if isinstance(data, dict) and "imgToEval" in data:
-        records = data["imgToEval"]
-        if not isinstance(records, dict):
-            raise InputError(str(path), '"imgToEval" must be an object')
-        answers = []
-        for key, rec in records.items():
-            where_txt = f'imgToEval["{key}"]'
-            if not isinstance(rec, dict):
-                raise InputError(
-                    str(path), f"{where_txt}: expected an object, got {describe_type(rec)}"
-                )
-            if "image_id" not in rec:
-                raise InputError(str(path), f'{where_txt}: missing "image_id"', field="image_id")
-            image_id = _image_id(rec["image_id"], "image_id", str(path), {})
-            caption = rec.get("caption")
-            if not isinstance(caption, str):
-                raise InputError(
-                    str(path), f'{where_txt}: "caption" must be a string', field="caption"
-                )
-            # LisaAnne's format: captions are used as they are (no cleaning in the reference).
-            answers.append(Answer(image_id, caption, None, rec))
-        return answers
-    if not isinstance(data, list):
+def _from_chair(path: Path, records: Records) -> list[Answer]:
+    """LisaAnne's CHAIR output: ``{"imgToEval": {key: {"image_id", "caption"}}}``."""
+    data = records.rows[0][1]
+    if "imgToEval" not in data:
         raise InputError(
-            str(path), "expected a JSON array of answer objects, or a CHAIR imgToEval object"
-        )
+            str(path), "expected JSONL answers, a JSON array of answer objects, or a CHAIR "
+            "imgToEval object; got a JSON object without \"imgToEval\"",
+        )  # fmt: skip
+    records_ = data["imgToEval"]
+    if not isinstance(records_, dict):
+        raise InputError(str(path), '"imgToEval" must be an object')
     answers = []
-    for index, rec in enumerate(data):
+    for key, rec in records_.items():
+        where_txt = f'imgToEval["{key}"]'
         if not isinstance(rec, dict):
             raise InputError(
-                str(path), f"item {index + 1}: expected an object, got {describe_type(rec)}"
+                str(path), f"{where_txt}: expected an object, got {describe_type(rec)}"
             )
+        if "image_id" not in rec:
+            raise InputError(str(path), f'{where_txt}: missing "image_id"', field="image_id")
+        image_id = _image_id(rec["image_id"], "image_id", str(path), {})
+        caption = rec.get("caption")
+        if not isinstance(caption, str):
+            raise InputError(str(path), f'{where_txt}: "caption" must be a string', field="caption")
+        # LisaAnne's format: captions are used as they are (no cleaning in the reference).
+        answers.append(Answer(image_id, caption, None, rec))
+    return answers
+
+
+def _from_json(path: Path, records: Records) -> list[Answer]:
+    """A JSON array of answer objects; errors name the element (``item K``) and its line."""
+    answers = []
+    for index, (number, rec) in enumerate(records.rows):
+        where = {"line": number}
         try:
             if "image_id" not in rec:
-                raise InputError(str(path), 'missing "image_id"', field="image_id")
-            image_id = _image_id(rec["image_id"], "image_id", str(path), {})
-            question = _text_field(rec, ("prompt", "question"), path, {})
-            answer = clean_answer(_text_field(rec, ("text", "answer"), path, {}))
+                raise InputError(str(path), 'missing "image_id"', field="image_id", **where)
+            image_id = _image_id(rec["image_id"], "image_id", str(path), where)
+            question = _text_field(rec, ("prompt", "question"), path, where)
+            answer = clean_answer(_text_field(rec, ("text", "answer"), path, where))
         except InputError as exc:
             raise InputError(
-                str(path), f"item {index + 1}: {exc.message}", field=exc.field
+                str(path), f"item {index + 1}: {exc.message}", field=exc.field, line=number
             ) from None
-        answers.append(Answer(image_id, answer, question, rec))
+        answers.append(Answer(image_id, answer, question, rec, number))
     return answers

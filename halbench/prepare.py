@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -92,7 +91,7 @@ def prepare_into(bench: Benchmark, data_dir: Path | None, fn: Any, **options: An
     manifest, then move the folder into place atomically; nothing half-prepared is left."""
     target = bench.data_dir(data_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{bench.name}-", dir=target.parent))
+    tmp = make_temp_dir(target.parent, f".{bench.name}-")  # mkdir's mode, not 0o700
     try:
         manifest = fn(bench, tmp, **options)
         manifest.update(

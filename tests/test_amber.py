@@ -185,7 +185,7 @@ def test_bad_amber_input(tmp_path):
         ([{"id": 5, "response": "x"}, {"id": 5, "response": "y"}], "id 5 is answered twice"),
         ([{"id": 5, "response": 3}], '"response" must be a string, got an integer'),
         ([{"response": "No"}], '"id" must be an integer, got null'),
-        ({"id": 1}, "expected a JSON array"),
+        ({"id": 1}, '"response" must be a string, got null'),  # one line: JSONL
     ]:
         p.write_text(json.dumps(content))
         with pytest.raises(InputError, match=message):

@@ -127,7 +127,7 @@ def test_json_array_and_chair_formats(tmp_path):
     assert got[0].image_id == 1 and got[0].answer == " a dog " and got[0].question is None
     bad = tmp_path / "b.json"
     bad.write_text(json.dumps([{"image_id": 1, "question": "q"}]))
-    with pytest.raises(InputError, match=r'b\.json: item 1: missing "text" or "answer"'):
+    with pytest.raises(InputError, match=r'b\.json:1: item 1: missing "text" or "answer"'):
         load_object_halbench_answers(bad)
 
 
@@ -141,7 +141,7 @@ BAD = [
     ("missing answer", b'{"image_id": 1, "question": "q"}\n', r'a\.jsonl:1: missing "text" or "answer"'),
     ("missing question", b'{"image_id": 1, "answer": "a"}\n', r'a\.jsonl:1: missing "prompt" or "question"'),
     ("missing image", b'{"question": "q", "answer": "a"}\n', r'a\.jsonl:1: missing "image_id" \(for RLHF-V answer files'),
-    ("not an object", b'[1, 2]\n', r"a\.jsonl:1: expected a JSON object, got an array"),
+    ("not an object", b'[1, 2]\n', r"a\.jsonl:1: item 1: expected a JSON object, got an integer"),
     ("empty", b"", r"a\.jsonl: no answers in file"),
     ("blank lines only", b"\n  \n", r"a\.jsonl: no answers in file"),
 ]  # fmt: skip

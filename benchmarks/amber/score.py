@@ -28,7 +28,7 @@ from benchmarks.amber.similarity import make_similarity
 from halbench import scorers
 from halbench.display import pct
 from halbench.errors import HalbenchError, InputError
-from halbench.io import describe_type, file_sha256, read_json, read_jsonl
+from halbench.io import describe_type, file_sha256, read_json, read_records
 from halbench.provenance import make_provenance, now_utc
 from halbench.registry import definition
 from halbench.types import InputFile, ResultRecord, UnscoredItem
@@ -44,14 +44,13 @@ def default_data_dir() -> Path:
 def load_responses(path: str | Path, n_annotations: int) -> list[tuple[int, str, int | None]]:
     """(id, response, line) in file order; ids must be annotated and unique."""
     p = Path(path)
-    rows: list[tuple[dict[str, Any], int | None, str]] = []
-    if p.suffix == ".json":
-        data = read_json(p)
-        if not isinstance(data, list):
-            raise InputError(str(p), 'expected a JSON array of {"id", "response"} objects')
-        rows = [(rec, None, f"item {k + 1}: ") for k, rec in enumerate(data)]
-    else:
-        rows = [(rec, n, "") for n, rec in read_jsonl(p)]
+    records = read_records(p)  # a JSON array or JSONL, told apart by content
+    if records.kind == "object":
+        raise InputError(
+            str(p),
+            'expected a JSON array of {"id", "response"} objects or JSONL, got one JSON object',
+        )
+    rows = [(rec, n, records.where(k)) for k, (n, rec) in enumerate(records.rows)]
     if not rows:
         raise InputError(str(p), "no responses in file")
     out, seen = [], set()

@@ -20,7 +20,11 @@ from benchmarks.mmhal_bench.mmhal_data import N_QUESTIONS, load_judge_prompt, lo
 from halbench import scorers
 from halbench.answers import clean_answer
 from halbench.errors import InputError
-from halbench.io import describe_type, file_sha256, read_answer_lines, read_json
+from halbench.io import (
+    answer_lines,
+    file_sha256,
+    read_records,
+)
 from halbench.judges import JudgeClient, JudgeConfig, JudgeRequest
 from halbench.judges.cli import add_judge_flags, judge_config, print_estimate
 from halbench.provenance import make_provenance, now_utc
@@ -39,19 +43,19 @@ def load_answers(path: str | Path) -> tuple[dict[int, str], str]:
     whose every line has an integer ``question_id`` in 0..95 is merged by that id.
     """
     path = Path(path)
-    if path.suffix == ".json":
-        data = read_json(path)
-        if not isinstance(data, list):
-            raise InputError(str(path), f"expected a JSON list of {N_QUESTIONS} records, got {describe_type(data)}")  # fmt: skip
+    records = read_records(path)  # a JSON list or JSONL, told apart by content
+    if records.kind == "array":
         texts = []
-        for i, rec in enumerate(data):
-            name = next((f for f in ("model_answer", "text", "answer") if isinstance(rec, dict) and f in rec), None)  # fmt: skip
+        for i, (line, rec) in enumerate(records.rows):
+            name = next((f for f in ("model_answer", "text", "answer") if f in rec), None)
             if name is None or not isinstance(rec[name], str):
-                raise InputError(str(path), f"record {i}: no string model_answer/text/answer", field="model_answer")  # fmt: skip
+                raise InputError(str(path), f"record {i}: no string model_answer/text/answer", line=line, field="model_answer")  # fmt: skip
             texts.append(rec[name])
         rows = [(i + 1, None, t) for i, t in enumerate(texts)]
+    elif records.kind == "object":
+        raise InputError(str(path), f"expected a JSON list of {N_QUESTIONS} records or JSONL, got one JSON object")  # fmt: skip
     else:
-        rows = read_answer_lines(path, _FIELDS)
+        rows = answer_lines(records, path, _FIELDS)
     ids = [qid for _, qid, _ in rows]
     if all(isinstance(q, int) and not isinstance(q, bool) and 0 <= q < N_QUESTIONS for q in ids):
         if len(set(ids)) != len(ids):

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from benchmarks.vqav2.metrics import Normalize, VqaQuestion, score_vqa
 from halbench import scorers
 from halbench.errors import HalbenchError, InputError
-from halbench.io import describe_type, file_sha256, read_json, read_jsonl
+from halbench.io import describe_type, file_sha256, read_json, read_records
 from halbench.provenance import make_provenance, now_utc
 from halbench.registry import definition
 from halbench.types import Fraction, InputFile, ResultRecord, UnscoredItem
@@ -80,27 +80,23 @@ def load_questions(path: str | Path) -> dict[int, dict[str, Any]]:
 
 
 def load_predictions(path: str | Path) -> dict[int, str]:
-    """The official results format (JSON array of {question_id, answer}) or JSONL (answer/text)."""
+    """The official results format (JSON array of {question_id, answer}) or JSONL (answer/text),
+    told apart by content."""
     p = Path(path)
-    rows: list[tuple[dict[str, Any], dict[str, Any]]] = []
-    if p.suffix == ".json":
-        data = read_json(p)
-        if not isinstance(data, list):
-            raise InputError(str(p), 'expected a JSON array of {"question_id", "answer"} objects')
-        for k, rec in enumerate(data):
-            if not isinstance(rec, dict):
-                raise InputError(
-                    str(p), f"item {k + 1}: expected an object, got {describe_type(rec)}"
-                )
-            rows.append(({"item": k + 1}, rec))
-    else:
-        rows = [({"line": n}, rec) for n, rec in read_jsonl(p)]
+    records = read_records(p)
+    if records.kind == "object":
+        raise InputError(
+            str(p), 'expected a JSON array of {"question_id", "answer"} objects or JSONL, '
+            "got one JSON object",
+        )  # fmt: skip
+    rows = [
+        ({"line": n, "prefix": records.where(k)}, rec) for k, (n, rec) in enumerate(records.rows)
+    ]
     if not rows:
         raise InputError(str(p), "no answers in file")
     preds: dict[int, str] = {}
     for where, rec in rows:
-        prefix = f"item {where['item']}: " if "item" in where else ""
-        line = where.get("line")
+        prefix, line = where["prefix"], where["line"]
         qid = rec.get("question_id")
         if not isinstance(qid, int) or isinstance(qid, bool):
             raise InputError(

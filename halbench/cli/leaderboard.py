@@ -75,6 +75,5 @@ def _cmd_leaderboard_build(args: argparse.Namespace) -> int:
 def _cmd_leaderboard_add(args: argparse.Namespace) -> int:
     from halbench.leaderboard import add_records
 
-    for path in add_records(args.records, args.entries):
-        print(f"added {path}")
+    print("\n".join(f"added {path}" for path in add_records(args.records, args.entries)))
     return 0

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from halbench.errors import InputError
-from halbench.io import atomic_write_text
+from halbench.io import atomic_write_text, make_temp_dir, replace_dir
 from halbench.leaderboard.data import (
+    OUTSIDE_NOTE,
     Cell,
     EntryColumn,
     Row,
@@ -27,8 +28,10 @@ from halbench.leaderboard.data import (
     find_records,
     load_entries,
     model_name,
+    outside_interval,
+    page_path,
     record_cells,
-    slug,
+    record_path,
 )
 from halbench.types import ResultRecord
 
@@ -83,10 +86,10 @@ def build_tables(
             groups = [list(latest.values())]
         for group in groups:
             label = model if not all_runs else f"{model} ({group[0][1].provenance.created_at})"
-            page = f"models/{slug(label)}.html"
+            page = page_path(label)
             cells: dict[str, Cell] = {}
             for path, record in group:
-                link = f"records/{slug(label)}--{slug(record.benchmark)}.json"
+                link = record_path(label, record.benchmark)
                 for key, (col, cell) in record_cells(record, path, link).items():
                     if key not in {c.key for c in main.columns}:
                         main.columns.append(col)
@@ -105,8 +108,13 @@ def _cell_html(col: EntryColumn, cell: Cell | None) -> str:
     prov = "\n".join(f"{k}: {v}" for k, v in cell.provenance.items())
     ci = ""
     if cell.ci:
-        ci = f'<span class="ci">[{cell.ci[0]:.1f}, {cell.ci[1]:.1f}]</span>'
+        mark = ""
+        if outside_interval(cell):  # possible: the metric need not be what the bootstrap resamples
+            mark = '<span class="outside-ci" title="the number lies outside this interval">*</span>'
+        ci = f'<span class="ci">[{cell.ci[0]:.1f}, {cell.ci[1]:.1f}]{mark}</span>'
         prov += f"\n95% bootstrap interval over items: [{cell.ci[0]:.2f}, {cell.ci[1]:.2f}]"
+        if mark:
+            prov += f"\n{OUTSIDE_NOTE}"
     if cell.note:
         prov += f"\nnote: {cell.note}"
     unscored = ""
@@ -240,15 +248,35 @@ def _model_page(label: str, records: list[ResultRecord]) -> str:
 def build_site(
     entries_dir: str | Path, runs: list[str | Path], out: str | Path, *, all_runs: bool = False
 ) -> Site:
+    """Build the site in a temporary folder next to ``out`` and put it in place when complete.
+
+    A failed build leaves the previous site as it was and no temporary folder behind.
+    """
     out = Path(out)
     tables, _ = build_tables(Path(entries_dir), [Path(r) for r in runs], all_runs=all_runs)
+    if out.exists() and not out.is_dir():
+        raise InputError(str(out), "exists and is not a folder: choose another --out")
     if out.exists() and not (out / "index.html").exists() and any(out.iterdir()):
         raise InputError(
             str(out), "exists and is not a halbench leaderboard site: choose another --out"
         )
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = make_temp_dir(out.parent, f".{out.name}.building-")
+    except OSError as exc:
+        raise InputError(str(out), f"cannot write the site here: {exc.strerror}") from None
+    try:
+        pages = _write_site(tables, tmp)
+        replace_dir(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return Site(out / "index.html", tables, [out / p.relative_to(tmp) for p in pages])
+
+
+def _write_site(tables: list[Table], out: Path) -> list[Path]:
     (out / "assets").mkdir(parents=True, exist_ok=True)
-    for name in ("style.css", "app.js"):
-        shutil.copy(ASSETS / name, out / "assets" / name)
+    for name in ("style.css", "app.js"):  # copyfile: the umask's mode, not the source's
+        shutil.copyfile(ASSETS / name, out / "assets" / name)
     pages = []
     for table in tables:
         for row in table.rows:
@@ -257,10 +285,7 @@ def build_site(
                 atomic_write_text(page, _model_page(row.model, row.records))
                 pages.append(page)
                 for rec in row.records:
-                    atomic_write_text(
-                        out / "records" / f"{slug(row.model)}--{slug(rec.benchmark)}.json",
-                        rec.to_json(),
-                    )
+                    atomic_write_text(out / record_path(row.model, rec.benchmark), rec.to_json())
     body = [
         "<header><h1>halbench leaderboard</h1>",
         "<p>Hallucination of vision-language models. <b>reported</b>: the paper's own numbers (with citation); "
@@ -271,20 +296,7 @@ def build_site(
         _plots_html(tables, out),
         '<aside id="details" hidden><button id="close" aria-label="close">×</button><pre id="details-text"></pre></aside>',
     ]
-    index = out / "index.html"
     atomic_write_text(
-        index, _PAGE.format(title="halbench leaderboard", root="", body="".join(body))
+        out / "index.html", _PAGE.format(title="halbench leaderboard", root="", body="".join(body))
     )
-    return Site(index, tables, pages)
-
-
-def add_records(records: list[str | Path], entries_dir: str | Path) -> list[Path]:
-    """Copy validated result records into ``ENTRIES/runs/`` (what ``build`` reads by default)."""
-    dest = Path(entries_dir) / "runs"
-    out = []
-    for path in records:
-        rec = ResultRecord.load(path)
-        name = f"{slug(model_name(rec, Path(path)))}--{slug(rec.benchmark)}--{slug(rec.provenance.created_at)}.json"
-        atomic_write_text(dest / name, rec.to_json())
-        out.append(dest / name)
-    return out
+    return pages

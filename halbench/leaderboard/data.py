@@ -7,6 +7,7 @@ date, unscored count, a 95% bootstrap interval over items where items allow it).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import re
@@ -63,6 +64,23 @@ class Cell:
     provenance: dict[str, Any]
     ci: tuple[float, float] | None = None
     note: str | None = None
+
+
+OUTSIDE_NOTE = (
+    "note: the number lies outside its bootstrap interval (the metric is not the mean the "
+    "interval resamples, or it was edited); the error bar is clipped at the number"
+)
+
+
+def outside_interval(cell: Cell) -> bool:
+    return bool(cell.ci and cell.value is not None and not cell.ci[0] <= cell.value <= cell.ci[1])
+
+
+def error_bar(cell: Cell) -> tuple[float, float]:
+    """(below, above) the value for an error bar: never negative, 0 without an interval."""
+    if not cell.ci or cell.value is None:
+        return 0.0, 0.0
+    return max(0.0, cell.value - cell.ci[0]), max(0.0, cell.ci[1] - cell.value)
 
 
 @dataclass
@@ -137,6 +155,25 @@ def model_name(record: ResultRecord, path: Path) -> str:
 
 def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:80] or "model"
+
+
+def model_key(label: str) -> str:
+    """A file name stem unique to a row label: its slug and a short hash of the full label.
+
+    Slugs alone collide (``org/model v1`` and ``org/model:v1`` are both ``org-model-v1``).
+    """
+    digest = hashlib.sha256(label.encode("utf-8")).hexdigest()[:8]
+    return f"{slug(label)}-{digest}"
+
+
+def page_path(label: str) -> str:
+    """The model page of a row, relative to the site root."""
+    return f"models/{model_key(label)}.html"
+
+
+def record_path(label: str, benchmark: str) -> str:
+    """The copy of a row's record for one benchmark, relative to the site root."""
+    return f"records/{model_key(label)}--{slug(benchmark)}.json"
 
 
 def _bootstrap(

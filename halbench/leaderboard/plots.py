@@ -4,7 +4,8 @@
    HalBench response-level rate (y, lower is better) against the mean of the three
    LLaVA-Bench relative scores (x), one point per model that has both.
 2. One bar chart per column that has at least two numbers, with the 95% bootstrap interval
-   as an error bar where a cell has one.
+   as an error bar where a cell has one (clipped at the number when the number lies outside
+   its interval; the caption names those rows).
 
 Labels are drawn as plain text (math parsing off), so any model name is safe; matplotlib
 escapes text in SVG output.
@@ -15,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from halbench.leaderboard.data import Table, slug
+from halbench.leaderboard.data import Table, error_bar, outside_interval, slug
 
 
 def available() -> bool:
@@ -85,10 +86,10 @@ def make_plots(table: Table, out_dir: Path) -> list[tuple[str, str]]:
         fig, ax = plt.subplots(figsize=(6.4, 0.32 * len(bars) + 1.2))
         names = [b[0] for b in bars]
         values = [b[1].value for b in bars]
-        lo = [(v - b.ci[0]) if b.ci else 0 for v, (_, b) in zip(values, bars, strict=True)]
-        hi = [(b.ci[1] - v) if b.ci else 0 for v, (_, b) in zip(values, bars, strict=True)]
+        lo, hi = zip(*(error_bar(b) for _, b in bars), strict=True)
+        outside = [name for name, b in bars if outside_interval(b)]
         colors = ["#0b5cad" if b.provenance.get("source") == "our run" else "#999" for _, b in bars]
-        ax.barh(range(len(bars)), values, xerr=[lo, hi], color=colors, capsize=2)
+        ax.barh(range(len(bars)), values, xerr=[list(lo), list(hi)], color=colors, capsize=2)
         ax.set_yticks(range(len(bars)), names)
         ax.invert_yaxis()
         ax.set_xlabel(f"{col.label} ({col.better} is better)")
@@ -97,5 +98,11 @@ def make_plots(table: Table, out_dir: Path) -> list[tuple[str, str]]:
         name = f"bar-{slug(col.key)}.svg"
         fig.savefig(out_dir / name)
         plt.close(fig)
-        made.append((name, col.label))
+        caption = col.label
+        if outside:
+            caption += (
+                f" (error bar clipped: the number lies outside its bootstrap interval for "
+                f"{', '.join(outside)})"
+            )
+        made.append((name, caption))
     return made

@@ -26,13 +26,13 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from halbench.errors import MissingResourceError
+from halbench.io import make_temp_dir
 from halbench.paths import nltk_data_dir
 
 WORDNET_RESOURCE = "corpora/wordnet"
@@ -240,7 +240,7 @@ def build_from_debian(
     run never leaves half-written data that would later be found and used.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".nltk_data-", dir=target.parent))
+    tmp = make_temp_dir(target.parent, ".nltk_data-")  # mkdir's mode, not 0o700
     try:
         wn = tmp / "corpora" / "wordnet"
         shutil.copytree(wordnet_dir, wn, ignore=shutil.ignore_patterns("bin", "pixmaps", "wnres"))
