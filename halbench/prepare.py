@@ -22,6 +22,7 @@ from typing import Any
 
 from halbench.coco import coco_split_files
 from halbench.errors import HalbenchError, InputError
+from halbench.io import make_temp_dir
 from halbench.progress import track
 from halbench.provenance import now_utc
 from halbench.registry import Benchmark, get_benchmark

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
+from benchmarks.mmhal_bench import mmhal_data
 from benchmarks.mmhal_bench.metrics import aggregate, parse_rating, reported
 from benchmarks.mmhal_bench.score import load_answers, score_mmhal_bench
-from benchmarks.mmhal_bench import mmhal_data
 from halbench.cli import main
 from halbench.errors import HalbenchError, InputError
 from halbench.judges import JudgeConfig
