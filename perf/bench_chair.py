@@ -37,7 +37,7 @@ from benchmarks.chair.score import load_ground_truth, make_extractor, score_answ
 from halbench.answers import Answer  # noqa: E402
 from halbench.nlp.pipeline import NltkPipeline  # noqa: E402
 
-CAPS_BOXES = ROOT / "halbench" / "resources" / "llava_bench" / "caps_boxes_coco2014_val_80.jsonl"
+CAPS_BOXES = ROOT / "benchmarks" / "llava-bench-coco" / "data" / "caps_boxes_coco2014_val_80.jsonl"
 
 
 def write_coco(directory: Path) -> list[int]:

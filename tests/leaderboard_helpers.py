@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from halbench.score import ObjectHalbenchOptions, score_object_halbench
+from benchmarks.object_halbench.score import ObjectHalbenchOptions, score_object_halbench
 from halbench.types import ResultRecord
 
 from .conftest import CAPS_BOXES, DEMO_ANSWERS

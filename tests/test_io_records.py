@@ -7,12 +7,12 @@ import json
 
 import pytest
 
+from benchmarks.amber.score import load_responses
+from benchmarks.mmhal_bench.score import load_answers as load_mmhal_answers
+from benchmarks.vqav2.score import load_predictions
 from halbench.answers import load_object_halbench_answers
 from halbench.errors import InputError
 from halbench.io import read_answer_lines, read_records
-from halbench.score_amber import load_responses
-from halbench.score_mmhal import load_answers as load_mmhal_answers
-from halbench.score_vqav2 import load_predictions
 
 SUFFIXES = [".json", ".jsonl", ".txt"]
 

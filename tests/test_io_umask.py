@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 ENTRIES = ROOT / "leaderboard" / "entries"
-DEMO_ITEMS = ROOT / "halbench" / "benchmarks" / "demo" / "items.jsonl"
+DEMO_ITEMS = ROOT / "benchmarks" / "demo" / "items.jsonl"
 
 SCRIPT = r"""
 import json, os, sys

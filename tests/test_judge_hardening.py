@@ -22,7 +22,7 @@ from halbench.judges import JudgeClient, JudgeConfig, JudgeRequest
 from halbench.judges.client import retry_after_seconds
 from halbench.redact import REDACTED, add_secret, redact
 
-from .conftest import RESOURCES, make_benchmark
+from .conftest import BENCHMARKS, make_benchmark
 
 # Not shaped like an OpenAI key, so only the registered key value can catch it.
 KEY = "gw-7f3a9c2e5b1d4086a2c9e7f1b3d5a8c0"
@@ -173,7 +173,7 @@ def test_judge_client_never_keeps_an_echoed_key(home, tmp_path):
 
 def test_score_run_and_leaderboard_never_contain_an_echoed_key(home, tmp_path, capsys):
     """`score llava-bench`, `run --backend openai`, `leaderboard add` + `build`: grep every file."""
-    qs = [json.loads(x) for x in (RESOURCES / "llava_bench" / "qa90_questions.jsonl").read_text().splitlines()]  # fmt: skip
+    qs = [json.loads(x) for x in (BENCHMARKS / "llava-bench-coco" / "data" / "qa90_questions.jsonl").read_text().splitlines()]  # fmt: skip
     answers = tmp_path / "answers.jsonl"
     texts = {1: "DENY", 2: "BOOM"}
     answers.write_text("".join(json.dumps({"question_id": q["question_id"], "text": texts.get(q["question_id"], "A short answer.")}) + "\n" for q in qs))  # fmt: skip
@@ -309,7 +309,7 @@ def test_item_deadline_makes_the_item_unscored_with_the_reason(home, tmp_path):
 
 
 def test_score_cli_caps_retry_after_and_reports_unscored(home, tmp_path, capsys):
-    qs = [json.loads(x) for x in (RESOURCES / "llava_bench" / "qa90_questions.jsonl").read_text().splitlines()]  # fmt: skip
+    qs = [json.loads(x) for x in (BENCHMARKS / "llava-bench-coco" / "data" / "qa90_questions.jsonl").read_text().splitlines()]  # fmt: skip
     answers = tmp_path / "answers.jsonl"
     answers.write_text("".join(json.dumps({"question_id": q["question_id"], "text": "SLOW" if q["question_id"] == 3 else "Fine."}) + "\n" for q in qs))  # fmt: skip
     with EchoServer() as server:

@@ -14,6 +14,7 @@ from halbench import __version__
 from halbench.cli import data, leaderboard, run, score, tools
 from halbench.cli.common import Formatter, positionals
 from halbench.errors import HalbenchError
+from halbench.redact import redact
 
 EPILOG = """\
 examples:
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = args.func(args)
     except HalbenchError as exc:
-        print(f"halbench: error: {exc}", file=sys.stderr)
+        print(f"halbench: error: {redact(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("halbench: interrupted", file=sys.stderr)
