@@ -172,3 +172,24 @@ def test_pipeline_modes_agree():
 
 def test_signature_is_the_checked_one():
     assert lemma_mod.algorithm_signature() in lemma_mod.CHECKED_ALGORITHM_SIGNATURES
+
+
+def test_fast_path_never_loads_nltk_wordnet_reader():
+    """The point of the fast path: a fresh process lemmatizes without NLTK's WordNet reader."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "from halbench.nlp.pipeline import NltkPipeline\n"
+        "import nltk\n"
+        "nlp = NltkPipeline()\n"
+        "print(nlp.lemmatize('glasses'), nlp.lemmatizer_mode, type(nltk.corpus.wordnet).__name__)\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["glass", "fast", "LazyCorpusLoader"]
