@@ -80,7 +80,7 @@ def test_every_noun_form_matches_nltk(wordnet_files, fast):
                      "Dogs": "Dogs", "": ""}  # fmt: skip
 
 
-def test_data_is_wordnet30(fast, wordnet_files):
+def test_data_is_wordnet30(fast):
     assert fast.fingerprint == nltk_data.WORDNET30_NOUN_FINGERPRINT
     assert len(fast.nouns) == 117_798 and len(fast.exceptions) == 2_050
     # noun.exc lists a few forms twice; as in NLTK's reader the later line wins

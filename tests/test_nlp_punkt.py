@@ -56,13 +56,13 @@ def test_shortcut_only_answers_what_punkt_answers(punkts, pope_captions):
     contexts.update(adversarial_contexts(ref))
     wrong, answered = [], 0
     for c in sorted(contexts):
-        if plain_sentbreak(c, fast._not_plain):
+        if plain_sentbreak(c, fast.not_plain):
             answered += 1
             if not ref.text_contains_sentbreak(c):
                 wrong.append(c)
     assert wrong == []
     # not vacuous: most real contexts are plain, and some of them are not
-    shortcut_real = sum(plain_sentbreak(c, fast._not_plain) for c in real)
+    shortcut_real = sum(plain_sentbreak(c, fast.not_plain) for c in real)
     assert shortcut_real > 0.9 * len(real) and shortcut_real < len(real)
     assert answered > 20_000
 
@@ -86,7 +86,7 @@ def test_shortcut_only_answers_what_punkt_answers(punkts, pope_captions):
 )
 def test_plain_contexts(context, expected):
     fast = make_punkt(True)
-    assert plain_sentbreak(context, fast._not_plain) is expected
+    assert plain_sentbreak(context, fast.not_plain) is expected
 
 
 def test_other_punkt_source_disables_the_shortcut(monkeypatch, pope_captions):

@@ -15,7 +15,7 @@ class NltkPipeline:
 
     The lemmatizer is loaded on the first lemma that is not memoised, so code that
     only reads a ground-truth cache never pays for it. The fast one
-    (``halbench.nlp.lemma``, about 0.05 s to load from its cache) gives NLTK's
+    (``halbench.nlp.lemma``, about 0.03 s to load from its cache) gives NLTK's
     lemmas; NLTK's own ``WordNetLemmatizer`` loads all of WordNet (about 3 s).
 
     Args:

@@ -142,7 +142,7 @@ def _memo_sentbreak(cls: type) -> type:
             self._sentbreak_memo: dict[str, bool] = {}
             params = self._params
             self.plain_shortcut = punkt_signature() in CHECKED_PUNKT_SIGNATURES
-            self._not_plain = frozenset(params.abbrev_types) | frozenset(
+            self.not_plain = frozenset(params.abbrev_types) | frozenset(
                 a for a, _ in params.collocations
             )
 
@@ -150,7 +150,7 @@ def _memo_sentbreak(cls: type) -> type:
             memo = self._sentbreak_memo
             hit = memo.get(text)
             if hit is None:
-                if self.plain_shortcut and plain_sentbreak(text, self._not_plain):
+                if self.plain_shortcut and plain_sentbreak(text, self.not_plain):
                     return True
                 if len(memo) > _MAX_MEMO:
                     memo.clear()
