@@ -125,9 +125,16 @@ def test_cache_is_written_atomically_and_reused(monkeypatch, tmp_path):
     again = NounLemmatizer.load(fp)
     assert again is not None and again.nouns == first.nouns
     assert again.exceptions == first.exceptions
-    # a damaged cache is ignored and rewritten
     monkeypatch.undo()
     monkeypatch.setenv("HALBENCH_HOME", str(tmp_path))
+    # a cache with wrong types is ignored (a string would be iterated as its characters)
+    bad = json.loads(cached.read_text())
+    bad["exceptions"]["mice"] = "mouse"
+    cached.write_text(json.dumps(bad))
+    fixed = NounLemmatizer.load(fp, root=nltk_data.wordnet_root())
+    assert fixed is not None and fixed.lemmatize("mice") == "mouse"
+    assert json.loads(cached.read_text())["exceptions"]["mice"] == ["mouse"]  # rewritten
+    # a damaged cache is ignored and rewritten
     cached.write_text('{"format": 1, "fingerprint": "' + fp + '", "nouns": [')
     rebuilt = NounLemmatizer.load(fp, root=nltk_data.wordnet_root())
     assert rebuilt is not None and rebuilt.nouns == first.nouns

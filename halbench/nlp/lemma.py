@@ -207,6 +207,13 @@ def _read_cache(path: Path, fingerprint: str) -> NounLemmatizer | None:
     )
     if not ok:
         return None
+    # A wrong type would silently change lemmas (a string iterated as its characters).
+    nouns, exceptions = data["nouns"], data["exceptions"]
+    if not all(type(w) is str for w in nouns):
+        return None
+    for bases in exceptions.values():
+        if type(bases) is not list or not all(type(b) is str for b in bases):
+            return None
     return NounLemmatizer(data["nouns"], data["exceptions"], fingerprint)
 
 
