@@ -22,6 +22,8 @@ import os
 import random
 import resource
 import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -208,7 +210,108 @@ def bench_ground_truth(n_images: int, n_captions: int, seed: int, keep: Path | N
         shutil.rmtree(work, ignore_errors=True)
 
 
+# --------------------------------------------------------------------------- (c) whole process
+
+
+def _baseline_worker(answers: str, gt_path: str, out: str) -> None:
+    """The per-answer NLTK baseline, run as its own process by ``bench_whole_process``."""
+    from halbench.nlp import nltk_data
+
+    nltk_data.require()  # puts halbench's NLTK data folder on NLTK's search path
+    gt = {int(k): set(v) for k, v in json.loads(Path(gt_path).read_text()).items()}
+    caps = []
+    with open(answers, encoding="utf-8") as f:
+        for line in f:
+            rec = json.loads(line)
+            caps.append({"image_id": rec["image_id"], "caption": rec["text"]})
+    syn = (RES / "object_halbench" / "synonyms_refine.txt").read_text()
+    result = ReferenceChair(syn).compute_chair(caps, gt)
+    Path(out).write_text(json.dumps(result))
+
+
+def _timed(cmd: list[str]) -> tuple[float, float]:
+    """Wall and CPU (user+sys) seconds of one child process; it must succeed."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    env = dict(os.environ, PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1")
+    res = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if res.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{res.stderr[-2000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def _check_same(baseline: dict, record: dict) -> None:
+    items = record["items"]
+    assert len(items) == len(baseline["sentences"])
+    for item, sent in zip(items, baseline["sentences"], strict=True):
+        assert item["mentions"] == sent["mscoco_generated_words"], item
+        assert item["hallucinated"] == sent["mscoco_hallucinated_words"], item
+    om, m = baseline["overall_metrics"], record["metrics"]
+    assert (om["CHAIRs"], om["CHAIRs_refine"], om["CHAIRi"], om["obj_rec"]) == (
+        m["CHAIRs"], m["CHAIRs_refine"], m["CHAIRi"], m["coverage"],
+    )  # fmt: skip
+
+
+def _summary(runs: list[tuple[float, float]]) -> str:
+    walls = ", ".join(f"{w:.2f}" for w, _ in runs)
+    med_w = statistics.median(w for w, _ in runs)
+    med_c = statistics.median(c for _, c in runs)
+    return f"median {med_w:6.2f} s wall, {med_c:6.2f} s CPU  (runs: {walls})"
+
+
+def bench_whole_process(n_answers: int, runs: int, seed: int) -> None:
+    with gzip.open(ROOT / "tests" / "data" / "pope_captions.jsonl.gz", "rt") as f:
+        texts = [json.loads(line)["text"] for line in f]
+    rnd = random.Random(seed)
+    texts = rnd.sample(texts, min(n_answers, len(texts)))
+    ids = sorted(int(json.loads(line)["id"]) for line in CAPS_BOXES.read_text().splitlines())
+    nlp = NltkPipeline()
+    gt = load_ground_truth(CAPS_BOXES, ObjectExtractor(SynonymVocabulary.default(), nlp))
+    work = Path(tempfile.mkdtemp(prefix="halbench-perf-whole-"))
+    try:
+        gt_path = work / "gt.json"
+        gt_path.write_text(json.dumps({k: sorted(v) for k, v in gt.objects.items()}))
+        py, me = sys.executable, str(Path(__file__).resolve())
+        print(
+            f"(c) whole process, fresh Python per run; {runs} runs each; NLTK {nlp.info.nltk_version}"
+        )
+        for n in (len(texts), 300):
+            answers = work / f"answers_{n}.jsonl"
+            with answers.open("w", encoding="utf-8") as f:
+                for t in texts[:n]:
+                    rec = {"image_id": rnd.choice(ids), "question": "Describe the image.",
+                           "text": t.replace("Assistant:", "").strip()}  # fmt: skip
+                    f.write(json.dumps(rec) + "\n")
+            out = work / f"record_{n}.json"
+            cli = [py, "-m", "halbench", "score", "object-halbench", "--answers", str(answers),
+                   "--coco-annotations", str(CAPS_BOXES), "--output", str(out)]  # fmt: skip
+            _timed(cli)  # warm the caches (ground truth, WordNet nouns)
+            ours = [_timed(cli) for _ in range(runs)]
+            line = f"    {n:>6} answers  halbench CLI  {_summary(ours)}"
+            if n == 300:
+                print(line)
+                continue
+            base_out = work / f"baseline_{n}.json"
+            worker = [py, me, "--baseline-worker", str(answers), str(gt_path), str(base_out)]
+            base = [_timed(worker) for _ in range(runs)]
+            _check_same(json.loads(base_out.read_text()), json.loads(out.read_text()))
+            print(f"    {n:>6} answers  baseline      {_summary(base)}")
+            print(line)
+            b_wall, b_cpu = (statistics.median(x[i] for x in base) for i in (0, 1))
+            o_wall, o_cpu = (statistics.median(x[i] for x in ours) for i in (0, 1))
+            print(f"           outputs identical: yes; halbench {b_wall / o_wall:.1f}x faster "
+                  f"(wall), {b_cpu / o_cpu:.1f}x (CPU)")  # fmt: skip
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> None:
+    if len(sys.argv) == 5 and sys.argv[1] == "--baseline-worker":
+        _baseline_worker(*sys.argv[2:])
+        return
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -218,6 +321,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-scoring", action="store_true")
     ap.add_argument("--skip-gt", action="store_true")
+    ap.add_argument("--skip-whole", action="store_true")
+    ap.add_argument("--whole-answers", type=int, default=20_000)
+    ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--keep-annotations", type=Path, help="write/reuse the synthetic set here")
     args = ap.parse_args()
     print(f"machine: {os.cpu_count()} CPUs, python {sys.version.split()[0]}")
@@ -225,6 +331,8 @@ def main() -> None:
         bench_scoring(args.answers, args.seed)
     if not args.skip_gt:
         bench_ground_truth(args.images, args.captions, args.seed, args.keep_annotations)
+    if not args.skip_whole:
+        bench_whole_process(args.whole_answers, args.runs, args.seed)
 
 
 if __name__ == "__main__":

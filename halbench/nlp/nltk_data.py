@@ -123,6 +123,14 @@ def _find(resource: str) -> str | None:
         return None
 
 
+def wordnet_root() -> Any:
+    """NLTK's path pointer to the WordNet folder or zip it finds (``LookupError`` if none)."""
+    import nltk
+
+    _ensure_search_path()
+    return nltk.data.find(WORDNET_RESOURCE)
+
+
 def wordnet_noun_fingerprint(root: Any = None) -> str | None:
     """sha256 over WordNet's ``index.noun`` and ``noun.exc``.
 

@@ -6,7 +6,10 @@
 
 1. **Sentences.** Punkt itself, with its only expensive step,
    ``text_contains_sentbreak(context)``, memoised: it is a pure function of a
-   short context string (word, sentence-end character, next token). A text with
+   short context string (word, sentence-end character, next token). The plain
+   contexts ("word. next" where "word" is no abbreviation and starts no
+   collocation, "word? next") are answered without Punkt (``plain_sentbreak``;
+   only on the checked ``punkt.py``, see ``punkt_signature``). A text with
    no candidate sentence end is one sentence without calling Punkt at all (that is
    what Punkt returns for it).
 2. **Words.** Inside one sentence, every rule of ``NLTKWordTokenizer`` looks at
@@ -84,18 +87,71 @@ def rules_signature() -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
+#: ``punkt_signature()`` values (nltk 3.10.4) for which ``plain_sentbreak`` was checked;
+#: with another NLTK every context goes to Punkt (memoised).
+CHECKED_PUNKT_SIGNATURES = frozenset(
+    {"13396705806d7a1c271052c0ee6e310af51be0dbc11abf81c7f7cd0325b92cac"}
+)
+
+
+def punkt_signature() -> str:
+    """sha256 of NLTK's ``nltk/tokenize/punkt.py`` (any change disables ``plain_sentbreak``)."""
+    from nltk.tokenize import punkt
+
+    with open(punkt.__file__, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+#: Punkt contexts whose answer is "sentence break" without running Punkt (see
+#: ``plain_sentbreak``): a word of ASCII letters (hyphens inside allowed) ending in "."
+#: or a word of letters ending in "?"/"!", then whitespace and the next token.
+_PLAIN_BREAK_RE = re.compile(
+    r"([A-Za-z]+(?:-[A-Za-z]+)*)\.[ \t\n\r]+\S+|[A-Za-z]+[?!][ \t\n\r]+\S+"
+)
+
+
+def plain_sentbreak(context: str, not_plain: frozenset[str]) -> bool:
+    """True when Punkt's ``text_contains_sentbreak(context)`` is surely True.
+
+    ``not_plain``: the model's abbreviation types and the first words of its
+    collocations. For "word. next" Punkt's first pass marks "word." a sentence break
+    unless "word" (or its last hyphen part) is a known abbreviation; the second pass
+    can undo that only through a collocation (word, next), an abbreviation or ellipsis,
+    an initial (one letter) or a number. "word?"/"word!" is always a break. Either way a
+    token follows, so the context contains a break. ``False``: ask Punkt.
+    """
+    m = _PLAIN_BREAK_RE.fullmatch(context)
+    if m is None:
+        return False
+    word = m.group(1)
+    if word is None:
+        return True
+    if len(word) < 2:
+        return False
+    low = word.lower()
+    return low not in not_plain and low.rsplit("-", 1)[-1] not in not_plain
+
+
 def _memo_sentbreak(cls: type) -> type:
-    """Subclass a Punkt tokenizer class so ``text_contains_sentbreak`` is memoised."""
+    """Subclass a Punkt tokenizer class so ``text_contains_sentbreak`` is memoised and
+    plain contexts (``plain_sentbreak``) skip Punkt's token annotation."""
 
     class Memo(cls):  # type: ignore[misc, valid-type]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self._sentbreak_memo: dict[str, bool] = {}
+            params = self._params
+            self.plain_shortcut = punkt_signature() in CHECKED_PUNKT_SIGNATURES
+            self.not_plain = frozenset(params.abbrev_types) | frozenset(
+                a for a, _ in params.collocations
+            )
 
         def text_contains_sentbreak(self, text: str) -> bool:
             memo = self._sentbreak_memo
             hit = memo.get(text)
             if hit is None:
+                if self.plain_shortcut and plain_sentbreak(text, self.not_plain):
+                    return True
                 if len(memo) > _MAX_MEMO:
                     memo.clear()
                 hit = memo[text] = super().text_contains_sentbreak(text)
@@ -216,12 +272,16 @@ class WordTokenizer:
             got = cmap.first[chunk] = fn(self._middle_tokens("", chunk, " "))
         out.append(got)
         middle = cmap.middle
-        for j in range(1, e):
-            chunk = parts[j]
-            got = middle.get(chunk)
-            if got is None:
-                got = middle[chunk] = fn(self._middle_tokens(" ", chunk, " "))
-            out.append(got)
+        gots = [middle.get(chunk) for chunk in parts[1:e]]
+        if None in gots:  # memo misses (values are never None)
+            for j, got in enumerate(gots):
+                if got is None:
+                    chunk = parts[j + 1]
+                    got = middle.get(chunk)  # an earlier miss in this sentence may have filled it
+                    if got is None:
+                        got = middle[chunk] = fn(self._middle_tokens(" ", chunk, " "))
+                    gots[j] = got
+        out.extend(gots)
         tail = parts[e] if e == len(parts) - 1 else " ".join(parts[e:])
         got = cmap.end.get(tail)
         if got is None:
@@ -285,5 +345,8 @@ class WordTokenizer:
         return tuple(self._treebank(before + tail))
 
 
+_CLOSER_CHARS = "".join(sorted(_CLOSERS))
+
+
 def _only_closers(chunk: str) -> bool:
-    return all(c in _CLOSERS for c in chunk)
+    return not chunk.strip(_CLOSER_CHARS)
