@@ -224,7 +224,7 @@ def _baseline_worker(answers: str, gt_path: str, out: str) -> None:
         for line in f:
             rec = json.loads(line)
             caps.append({"image_id": rec["image_id"], "caption": rec["text"]})
-    syn = (RES / "object_halbench" / "synonyms_refine.txt").read_text()
+    syn = (BENCHMARKS / "object-halbench" / "data" / "synonyms_refine.txt").read_text()
     result = ReferenceChair(syn).compute_chair(caps, gt)
     Path(out).write_text(json.dumps(result))
 

@@ -11,7 +11,7 @@ from nltk.tokenize.punkt import PunktSentenceTokenizer, PunktTokenizer
 from halbench.nlp import tokenize as tk
 from halbench.nlp.tokenize import make_punkt, plain_sentbreak
 
-from .conftest import CAPS_BOXES, RESOURCES
+from .conftest import BENCHMARKS, CAPS_BOXES
 
 
 @pytest.fixture(scope="module", params=["trained", "untrained"])
@@ -26,7 +26,7 @@ def real_texts(pope_captions) -> list[str]:
     texts += [
         c for line in CAPS_BOXES.read_text().splitlines() for c in json.loads(line)["captions"]
     ]
-    for path in (RESOURCES / "demo").glob("*.jsonl"):
+    for path in (BENCHMARKS / "demo" / "data").glob("*.jsonl"):
         texts += [json.loads(line).get("text", "") for line in path.read_text().splitlines()]
     return sorted(set(texts))
 
