@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from benchmarks.object_halbench.objects import ObjectExtractor
 from halbench.errors import InputError
 from halbench.io import atomic_write_json, describe_type, file_sha256, read_json, read_jsonl
 from halbench.paths import cache_dir
@@ -35,6 +34,23 @@ from halbench.progress import track
 
 SPLITS = ("train", "val")
 _CACHE_FORMAT = 1
+
+
+
+class Vocabulary(Protocol):
+    classes: Sequence[str]  # the COCO classes, in a fixed order (bit positions of the cache)
+    canonical: dict[str, str]  # a COCO category name or synonym -> its class
+
+
+class ObjectExtractor(Protocol):
+    """What the ground truth needs of a benchmark's extractor (Object HalBench's, CHAIR's):
+    its vocabulary, the classes a caption mentions, and a fingerprint of all that decides them."""
+
+    vocab: Vocabulary
+
+    def mentions(self, text: str) -> list[tuple[str, str]]: ...
+
+    def fingerprint(self) -> str: ...
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,12 @@ from halbench.runners import (
 from halbench.store import AnswerStore, prompt_key, run_key
 from halbench.types import ResultRecord, UnscoredItem
 
-DEFAULT_BENCHMARKS = ("object-halbench", "llava-bench-coco")
+
+def default_benchmarks() -> list[str]:
+    """What ``halbench run`` runs without ``--benchmarks``: definitions with ``run_by_default``."""
+    names = bench_registry.names()
+    return [n for n in names if bench_registry.get_benchmark(n).spec.get("run_by_default")]
+
 
 
 @dataclass
@@ -46,7 +51,7 @@ class RunConfig:
 
     model: str
     backend: str = "auto"
-    benchmarks: list[str] = field(default_factory=lambda: list(DEFAULT_BENCHMARKS))
+    benchmarks: list[str] = field(default_factory=default_benchmarks)
     out: Path | None = None
     batch_size: int = 8
     max_new_tokens: int | None = None  # None: the benchmark's default

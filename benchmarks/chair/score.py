@@ -20,6 +20,7 @@ import argparse
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -424,3 +425,22 @@ def score_command(args: argparse.Namespace) -> ResultRecord:
         questions=args.questions,
         use_cache=not args.no_cache,
     )
+
+
+def item_statistic(
+    items: list[dict[str, Any]], metric: str
+) -> Callable[[list[int]], float | None] | None:
+    """CHAIRs / CHAIRi over a resample of captions (the leaderboard's bootstrap interval)."""
+    h = [1 if it.get("hallucinated") else 0 for it in items]
+    ones = [1] * len(items)
+    hm = [len(it.get("hallucinated", [])) for it in items]
+    m = [len(it.get("mentions", [])) for it in items]
+    num, den = {"CHAIRs": (h, ones), "CHAIRi": (hm, m)}.get(metric, (None, None))
+    if num is None or den is None:
+        return None
+
+    def stat(idx: list[int]) -> float | None:
+        d = sum(den[i] for i in idx)
+        return sum(num[i] for i in idx) / d if d else None
+
+    return stat

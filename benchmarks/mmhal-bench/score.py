@@ -16,7 +16,12 @@ from benchmarks.mmhal_bench.metrics import (
     ratings_found,
     reported,
 )
-from benchmarks.mmhal_bench.mmhal_data import N_QUESTIONS, load_judge_prompt, load_template
+from benchmarks.mmhal_bench.mmhal_data import (
+    N_QUESTIONS,
+    judge_prompt_dir,
+    load_judge_prompt,
+    load_template,
+)
 from halbench import scorers
 from halbench.answers import clean_answer
 from halbench.errors import InputError
@@ -285,3 +290,14 @@ def format_table(record: ResultRecord) -> str:
         hall = "n/a" if g["hallucination_rate"] is None else f"{g['hallucination_rate']:.2f}"
         lines.append(f"  {t:<13}{avg:>6}{hall:>7}{g['n']:>4}{g['n_unscored']:>10}")
     return "\n".join(lines)
+
+
+def doctor_lines() -> list[str]:
+    """``halbench doctor``: is the (GPL-3.0, not shipped) judge prompt prepared?"""
+    prompt = judge_prompt_dir() / "template.txt"
+    if prompt.is_file():
+        return [f"  [ok] MMHal-Bench judge prompt: {prompt}"]
+    return [
+        "  [--] MMHal-Bench judge prompt: not prepared (GPL-3.0, not shipped);",
+        "       fix: halbench data prepare mmhal-bench --judge-prompt-from eval_gpt_mmhal.py",
+    ]

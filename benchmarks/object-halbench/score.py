@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from benchmarks.object_halbench.metrics import FRACTIONS, aggregate, item_record, score_item
 from benchmarks.object_halbench.objects import ObjectExtractor, SynonymVocabulary
@@ -350,3 +351,22 @@ def _llm_table(record: ResultRecord) -> str:
                  f"same mentions {ag.get('same_mentions_count')}/{ag.get('n_items')}, "
                  f"mean Jaccard {'n/a' if jac is None else f'{jac:.3f}'}")  # fmt: skip
     return "\n".join(lines)
+
+
+def item_statistic(
+    items: list[dict[str, Any]], metric: str
+) -> Callable[[list[int]], float | None] | None:
+    """CHAIRs_refine / CHAIRi over a resample of items (the leaderboard's bootstrap interval)."""
+    h = [1 if it.get("hallucinated") else 0 for it in items]
+    o = [1 if it.get("mentions") else 0 for it in items]
+    hm = [len(it.get("hallucinated", [])) for it in items]
+    m = [len(it.get("mentions", [])) for it in items]
+    num, den = {"CHAIRs_refine": (h, o), "CHAIRi": (hm, m)}.get(metric, (None, None))
+    if num is None or den is None:
+        return None
+
+    def stat(idx: list[int]) -> float | None:
+        d = sum(den[i] for i in idx)
+        return sum(num[i] for i in idx) / d if d else None
+
+    return stat

@@ -30,7 +30,7 @@ examples:
 
 
 def add_parser(sub: Any) -> None:
-    from halbench.run import DEFAULT_BENCHMARKS
+    from halbench.run import default_benchmarks
     from halbench.runners import BACKENDS
 
     p = add_command(
@@ -47,8 +47,8 @@ def add_parser(sub: Any) -> None:
         help="checkpoint dir, hub id, openai:NAME or replay:FILE",
     )
     p.add_argument(
-        "--benchmarks", default=",".join(DEFAULT_BENCHMARKS), metavar="A,B",
-        help=f"comma-separated benchmark names (default: {','.join(DEFAULT_BENCHMARKS)}; "
+        "--benchmarks", default=",".join(default_benchmarks()), metavar="A,B",
+        help=f"comma-separated benchmark names (default: {','.join(default_benchmarks())}; "
         "`halbench benchmarks` lists them)",
     )  # fmt: skip
     p.add_argument(

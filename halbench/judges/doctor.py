@@ -1,4 +1,5 @@
-"""``halbench doctor``'s lines for LLM judges: the openai package, the MMHal prompt, spaCy."""
+"""``halbench doctor``'s lines for LLM judges: the openai package, each judged benchmark's
+own needs (``doctor_lines`` in its ``score.py``), spaCy."""
 
 from __future__ import annotations
 
@@ -6,21 +7,17 @@ from importlib.util import find_spec
 
 
 def judge_lines() -> list[str]:
-    from benchmarks.mmhal_bench.mmhal_data import judge_prompt_dir
+    from halbench import registry
 
     lines = ["LLM judges (optional)"]
     if find_spec("openai") is None:
         lines.append("  [--] openai package: missing; fix: pip install 'halbench[openai]'")
     else:
         lines.append("  [ok] openai package: installed")
-    prompt = judge_prompt_dir() / "template.txt"
-    if prompt.is_file():
-        lines.append(f"  [ok] MMHal-Bench judge prompt: {prompt}")
-    else:
-        lines.append("  [--] MMHal-Bench judge prompt: not prepared (GPL-3.0, not shipped);")
-        lines.append(
-            "       fix: halbench data prepare mmhal-bench --judge-prompt-from eval_gpt_mmhal.py"
-        )
+    for name in registry.names():  # what each judged benchmark needs besides the judge
+        bench = registry.get_benchmark(name)
+        if bench.judged and bench.scorer_module() is not None:
+            lines += getattr(bench.scorer_module(), "doctor_lines", list)()
     if find_spec("spacy") is not None and find_spec("en_core_web_trf") is not None:
         lines.append(
             "  [ok] spaCy en_core_web_trf: installed (--extractor llm uses the reference's tagger)"

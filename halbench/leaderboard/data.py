@@ -11,6 +11,7 @@ import hashlib
 import json
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from halbench.errors import InputError
-from halbench.registry import scorer_metrics
+from halbench.registry import scorer_home, scorer_metrics
 from halbench.types import ResultRecord
 
 
@@ -176,6 +177,21 @@ def record_path(label: str, benchmark: str) -> str:
     return f"records/{model_key(label)}--{slug(benchmark)}.json"
 
 
+def _item_statistic(
+    record: ResultRecord, items: list[dict[str, Any]], metric: str
+) -> Callable[[list[int]], float | None] | None:
+    """The metric as a function of a resample of item indices: the scorer's own
+    (``item_statistic`` in its ``score.py``), or a mean of per-item ``accuracy``."""
+    home = scorer_home(str(record.protocol.get("scorer", "")))
+    own = getattr(home.module("score"), "item_statistic", None) if home else None
+    if own is not None:
+        return own(items, metric)
+    if metric == "accuracy" and "accuracy" in items[0]:
+        acc = [float(it["accuracy"]) for it in items]
+        return lambda idx: sum(acc[i] for i in idx) / len(idx)
+    return None
+
+
 def _bootstrap(
     record: ResultRecord, metric: str, n: int = 1000, seed: int = 0
 ) -> tuple[float, float] | None:
@@ -183,34 +199,8 @@ def _bootstrap(
     items = [it for it in record.items if "unscored" not in it]
     if len(items) < 2:
         return None
-    if record.protocol.get("scorer") == "object-halbench" or "mentions" in items[0]:
-        h = [1 if it.get("hallucinated") else 0 for it in items]
-        o = [1 if it.get("mentions") else 0 for it in items]
-        hm = [len(it.get("hallucinated", [])) for it in items]
-        m = [len(it.get("mentions", [])) for it in items]
-
-        def stat(idx: list[int]) -> float | None:
-            if metric == "CHAIRs_refine":
-                den = sum(o[i] for i in idx)
-                return sum(h[i] for i in idx) / den if den else None
-            if metric == "CHAIRi":
-                den = sum(m[i] for i in idx)
-                return sum(hm[i] for i in idx) / den if den else None
-            return None
-    elif record.protocol.get("scorer") == "mhumaneval":  # human judgement: response-level rates
-        flags = [
-            set(it.get("types", [])) | ({"all"} if it.get("hallucinated_response") else set())
-            for it in items
-        ]
-
-        def stat(idx: list[int]) -> float | None:
-            return sum(1 for i in idx if metric in flags[i]) / len(idx)
-    elif "accuracy" in items[0]:
-        acc = [float(it["accuracy"]) for it in items]
-
-        def stat(idx: list[int]) -> float | None:
-            return sum(acc[i] for i in idx) / len(idx) if metric == "accuracy" else None
-    else:
+    stat = _item_statistic(record, items, metric)
+    if stat is None:
         return None
     rnd = random.Random(seed)
     k = len(items)
