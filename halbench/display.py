@@ -22,7 +22,7 @@ def format_run_summary(outcomes: Sequence[Any]) -> str:
     lines = [f"{'benchmark':<24}{'items':>6}{'new':>6}{'stored':>8}{'unscored':>10}   headline"]
     for o in outcomes:
         rec = o.record
-        specs = registry.scorer_metrics(str(rec.protocol.get("scorer", "")))
+        specs = registry.scorer_metrics(registry.scorer_of(rec))
         shown = [m.key for m in specs if m.headline]
         status = rec.protocol.get("status")
         if status == "not judged":
@@ -50,7 +50,7 @@ def format_run_summary(outcomes: Sequence[Any]) -> str:
 
 def _scorer_function(record: ResultRecord, name: str) -> Any:
     """A function of the scorer's ``score.py`` (e.g. ``headline``, ``format_table``), or None."""
-    home = registry.scorer_home(str(record.protocol.get("scorer", "")))
+    home = registry.scorer_home(registry.scorer_of(record))
     return None if home is None else getattr(home.module("score"), name, None)
 
 

@@ -271,6 +271,11 @@ def scorer_home(scorer: str) -> Benchmark | None:
     return None
 
 
+def scorer_of(record: Any) -> str:
+    """The scorer that made a result record (one scored outside a run names only its benchmark)."""
+    return str(record.protocol.get("scorer") or record.benchmark)
+
+
 def scorer_metrics(scorer: str) -> list[MetricSpec]:
     """The ``[[metrics]]`` of scorer ``scorer`` (empty for an unknown scorer)."""
     home = scorer_home(scorer)

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from halbench.errors import InputError
-from halbench.registry import scorer_home, scorer_metrics
+from halbench.registry import scorer_home, scorer_metrics, scorer_of
 from halbench.types import ResultRecord
 
 
@@ -182,7 +182,7 @@ def _item_statistic(
 ) -> Callable[[list[int]], float | None] | None:
     """The metric as a function of a resample of item indices: the scorer's own
     (``item_statistic`` in its ``score.py``), or a mean of per-item ``accuracy``."""
-    home = scorer_home(str(record.protocol.get("scorer", "")))
+    home = scorer_home(scorer_of(record))
     own = getattr(home.module("score"), "item_statistic", None) if home else None
     if own is not None:
         return own(items, metric)
@@ -218,9 +218,8 @@ def _bootstrap(
 def record_cells(
     record: ResultRecord, path: Path, link: str
 ) -> dict[str, tuple[EntryColumn, Cell]]:
-    bench_key = record.protocol.get("scorer") or record.benchmark
     out = {}
-    filled = [(m, key) for m in scorer_metrics(str(bench_key)) for key in m.columns]
+    filled = [(m, key) for m in scorer_metrics(scorer_of(record)) for key in m.columns]
     for spec, key in filled:
         metric, scale, better = spec.key, spec.scale, spec.direction
         label = spec.column_label or spec.label
