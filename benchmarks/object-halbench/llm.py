@@ -28,7 +28,7 @@ from benchmarks.object_halbench.llm_objects import (
 )
 from benchmarks.object_halbench.metrics import FRACTIONS, aggregate, item_record, score_item
 from benchmarks.object_halbench.objects import SynonymVocabulary
-from benchmarks.object_halbench.score import ObjectHalbenchOptions, score_object_halbench_answers
+from benchmarks.object_halbench.synonym import ObjectHalbenchOptions, score_object_halbench_answers
 from halbench.answers import Answer, load_object_halbench_answers
 from halbench.errors import HalbenchError
 from halbench.io import file_sha256
