@@ -127,16 +127,18 @@ def _from_jsonl(
                     str(path),
                     f"answer {index + 1} has no image_id and the question file {questions_path} "
                     f"has only {len(question_ids)} lines",
-                    field="image_id", **where,
-                )  # fmt: skip
+                    field="image_id",
+                    **where,
+                )
             image_id = question_ids[index]
         else:
             raise InputError(
                 str(path),
                 'missing "image_id" (for RLHF-V answer files without image ids, pass the '
                 "question file with --questions to join by line position)",
-                field="image_id", **where,
-            )  # fmt: skip
+                field="image_id",
+                **where,
+            )
         question = _text_field(rec, ("prompt", "question"), path, where)
         answer = clean_answer(_text_field(rec, ("text", "answer"), path, where))
         answers.append(Answer(image_id, answer, question, rec, number))
@@ -165,9 +167,10 @@ def _from_chair(path: Path, records: Records) -> list[Answer]:
     data = records.rows[0][1]
     if "imgToEval" not in data:
         raise InputError(
-            str(path), "expected JSONL answers, a JSON array of answer objects, or a CHAIR "
-            "imgToEval object; got a JSON object without \"imgToEval\"",
-        )  # fmt: skip
+            str(path),
+            "expected JSONL answers, a JSON array of answer objects, or a CHAIR "
+            'imgToEval object; got a JSON object without "imgToEval"',
+        )
     records_ = data["imgToEval"]
     if not isinstance(records_, dict):
         raise InputError(str(path), '"imgToEval" must be an object')

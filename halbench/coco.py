@@ -36,7 +36,6 @@ SPLITS = ("train", "val")
 _CACHE_FORMAT = 1
 
 
-
 class Vocabulary(Protocol):
     classes: Sequence[str]  # the COCO classes, in a fixed order (bit positions of the cache)
     canonical: dict[str, str]  # a COCO category name or synonym -> its class
@@ -148,8 +147,10 @@ def load_ground_truth(
             "caps_boxes",
             [(p, "caps_boxes")],
             lambda: _build_caps_boxes(p, extractor),
-            extractor, use_cache, root,
-        )  # fmt: skip
+            extractor,
+            use_cache,
+            root,
+        )
         gt.kind = "caps_boxes"
     return gt
 
@@ -188,9 +189,13 @@ def _load_coco_dir(
         part = _cached(
             f"coco_{split}",
             [(inst, f"instances_{split}"), (caps, f"captions_{split}")],
-            lambda inst=inst, caps=caps, split=split: _build_coco_split(inst, caps, extractor, split),
-            extractor, use_cache, root,
-        )  # fmt: skip
+            lambda inst=inst, caps=caps, split=split: _build_coco_split(
+                inst, caps, extractor, split
+            ),
+            extractor,
+            use_cache,
+            root,
+        )
         if not masks:
             masks = dict(part.objects.masks)
         else:  # an image in several splits (not the case in COCO) gets the union
@@ -226,8 +231,13 @@ def _cached(
             pass  # unreadable cache: rebuild below and overwrite it
     objects = ClassSets.from_sets(build(), classes)
     if use_cache:
-        stored = {"format": _CACHE_FORMAT, "key": key, "classes": list(classes),
-                  "image_ids": list(objects.masks), "masks": list(objects.masks.values())}  # fmt: skip
+        stored = {
+            "format": _CACHE_FORMAT,
+            "key": key,
+            "classes": list(classes),
+            "image_ids": list(objects.masks),
+            "masks": list(objects.masks.values()),
+        }
         try:
             atomic_write_json(cache_file, stored, indent=None)
         except OSError:
@@ -335,8 +345,9 @@ def coco_id_field(rec: dict[str, Any], name: str, path: str | Path, line: int | 
             str(path),
             f'"{name}" must be a COCO image id (an integer, digits, or a file name like '
             f"COCO_val2014_000000441147.jpg), got {rec[name]!r}",
-            line=line, field=name,
-        )  # fmt: skip
+            line=line,
+            field=name,
+        )
     return image_id
 
 
@@ -364,9 +375,11 @@ def _build_caps_boxes(path: Path, extractor: ObjectExtractor) -> dict[int, froze
             name = inst.get("category") if isinstance(inst, dict) else None
             if not isinstance(name, str) or name not in canonical:
                 raise InputError(
-                    str(path), f"instances[{k}].category: {name!r} is not a COCO class of the synonym list",
-                    line=number, field="instances",
-                )  # fmt: skip
+                    str(path),
+                    f"instances[{k}].category: {name!r} is not a COCO class of the synonym list",
+                    line=number,
+                    field="instances",
+                )
             classes.add(canonical[name])
         pairs += [(image_id, c) for c in captions]
     for image_id, found in _caption_classes(pairs, extractor, "captions"):

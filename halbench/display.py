@@ -13,10 +13,6 @@ def pct(value: Any) -> str:
     return "n/a" if value is None else f"{100 * value:6.2f} %"
 
 
-
-
-
-
 def format_run_summary(outcomes: Sequence[Any]) -> str:
     """One line per benchmark of a ``halbench run``."""
     lines = [f"{'benchmark':<24}{'items':>6}{'new':>6}{'stored':>8}{'unscored':>10}   headline"]

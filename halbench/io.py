@@ -114,8 +114,15 @@ def atomic_write_json(path: str | Path, obj: Any, *, indent: int | None = 1) -> 
 
 def describe_type(value: Any) -> str:
     """'a string', 'an integer', ... for error messages."""
-    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
-             int: "an integer", float: "a number", type(None): "null"}  # fmt: skip
+    names = {
+        dict: "an object",
+        list: "an array",
+        str: "a string",
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        type(None): "null",
+    }
     return names.get(type(value), type(value).__name__)
 
 
@@ -142,9 +149,10 @@ def _jsonl_rows(path: str | Path, lines: Iterable[bytes]) -> Iterator[tuple[int,
             line = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise InputError(
-                str(path), f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})",
+                str(path),
+                f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})",
                 line=number,
-            ) from None  # fmt: skip
+            ) from None
         if number == 1 and line.startswith("\ufeff"):
             line = line[1:]
         if not line.strip():
@@ -229,9 +237,10 @@ def _decode_all(path: str | Path, data: bytes) -> str:
         line = data.count(b"\n", 0, exc.start) + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         raise InputError(
-            str(path), f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at column {column})",
+            str(path),
+            f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at column {column})",
             line=line,
-        ) from None  # fmt: skip
+        ) from None
 
 
 def _invalid(path: str | Path, text: str, exc: json.JSONDecodeError, extra: str = "") -> InputError:
@@ -328,9 +337,10 @@ def answer_lines(
     """
     if records.kind == "object":
         raise InputError(
-            str(path), "expected JSONL (one answer object per line) or a JSON array of answer "
+            str(path),
+            "expected JSONL (one answer object per line) or a JSON array of answer "
             "objects, got one JSON object",
-        )  # fmt: skip
+        )
     rows = []
     for index, (number, rec) in enumerate(records.rows):
         at = records.where(index)

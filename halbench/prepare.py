@@ -150,7 +150,9 @@ def prompt_suffix(bench: Benchmark) -> str:
     return str(bench.generation_defaults.get("prompt_suffix", ""))
 
 
-FRAMEWORK_OPTIONS = frozenset({"func", "command", "data_command", "quiet", "name", "data_dir", "argv"})
+FRAMEWORK_OPTIONS = frozenset(
+    {"func", "command", "data_command", "quiet", "name", "data_dir", "argv"}
+)
 
 
 def prepare(name: str, *, data_dir: Path | None = None, **options: Any) -> Path:

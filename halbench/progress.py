@@ -31,9 +31,16 @@ def track(
     from tqdm import tqdm
 
     yield from tqdm(
-        items, total=total, desc=desc, unit=unit, file=sys.stderr, leave=False,
-        mininterval=0.5, dynamic_ncols=True, disable=None,
-    )  # fmt: skip
+        items,
+        total=total,
+        desc=desc,
+        unit=unit,
+        file=sys.stderr,
+        leave=False,
+        mininterval=0.5,
+        dynamic_ncols=True,
+        disable=None,
+    )
 
 
 class Bar:
@@ -45,9 +52,15 @@ class Bar:
             from tqdm import tqdm
 
             self._bar = tqdm(
-                total=total, desc=desc, unit=unit, file=sys.stderr, leave=False,
-                mininterval=0.5, dynamic_ncols=True, disable=None,
-            )  # fmt: skip
+                total=total,
+                desc=desc,
+                unit=unit,
+                file=sys.stderr,
+                leave=False,
+                mininterval=0.5,
+                dynamic_ncols=True,
+                disable=None,
+            )
 
     def update(self, n: int = 1, **figures: float) -> None:
         if self._bar is not None:

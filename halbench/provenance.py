@@ -42,8 +42,12 @@ def git_revision() -> tuple[str | None, bool | None]:
             return None, None
         status = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no", "--", "."],
-            cwd=here, capture_output=True, text=True, timeout=5, check=False,
-        )  # fmt: skip
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError):
         return None, None
     return rev.stdout.strip(), bool(status.stdout.strip())

@@ -73,14 +73,19 @@ class MetricSpec:
                 raise InputError(str(path), f'[[metrics]] row without "{key}"', field=key)
         if row["direction"] not in ("lower", "higher"):
             raise InputError(
-                str(path), f"[[metrics]] {row['key']}: direction must be lower or higher",
+                str(path),
+                f"[[metrics]] {row['key']}: direction must be lower or higher",
                 field="direction",
-            )  # fmt: skip
+            )
         return cls(
-            key=row["key"], label=row["label"], direction=row["direction"],
-            headline=bool(row.get("headline", False)), columns=tuple(row.get("columns", ())),
-            scale=float(row.get("scale", 100.0)), column_label=row.get("column_label"),
-        )  # fmt: skip
+            key=row["key"],
+            label=row["label"],
+            direction=row["direction"],
+            headline=bool(row.get("headline", False)),
+            columns=tuple(row.get("columns", ())),
+            scale=float(row.get("scale", 100.0)),
+            column_label=row.get("column_label"),
+        )
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,6 @@ def default_benchmarks() -> list[str]:
     return [n for n in names if bench_registry.get_benchmark(n).spec.get("run_by_default")]
 
 
-
 @dataclass
 class RunConfig:
     """Everything ``halbench run`` needs (the CLI fills it from its flags)."""
@@ -220,9 +219,16 @@ def _run_one(
 
     t_score = time.perf_counter()
     ctx = scorers.ScoreContext(
-        p.bench, answered, answers, p.version, p.ground_truth, config.command, manifest=p.manifest,
-        judge=config.judge, data_dir=config.data_dir,
-    )  # fmt: skip
+        p.bench,
+        answered,
+        answers,
+        p.version,
+        p.ground_truth,
+        config.command,
+        manifest=p.manifest,
+        judge=config.judge,
+        data_dir=config.data_dir,
+    )
     record = scorers.score(ctx) if answered else None
     score_s = time.perf_counter() - t_score
     record = _with_unanswered(record, p, answers, failed)
@@ -269,10 +275,16 @@ def _with_unanswered(
         from halbench.provenance import make_provenance, now_utc
 
         record = ResultRecord(
-            benchmark=p.bench.name, benchmark_version=p.version, protocol={"scorer": p.bench.scorer},
-            metrics={}, n_items=0, n_scored=0, n_unscored=0, items=[],
+            benchmark=p.bench.name,
+            benchmark_version=p.version,
+            protocol={"scorer": p.bench.scorer},
+            metrics={},
+            n_items=0,
+            n_scored=0,
+            n_unscored=0,
+            items=[],
             provenance=make_provenance(inputs=[], duration_s=0.0, created_at=now_utc()),
-        )  # fmt: skip
+        )
     if not failed:
         return record
     scored_items = iter(record.items)

@@ -42,8 +42,16 @@ def _writes(port: int, token: str, csrf: str, jobs: list[tuple[int, int]]) -> in
     for pk, start in jobs:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         body = json.dumps({"start": start, "end": start + 2, "type": "object", "correction": "x"})
-        conn.request("POST", f"/api/items/{pk}/spans", body=body, headers={
-            "Cookie": f"{COOKIE}={token}", "X-CSRF-Token": csrf, "Content-Type": "application/json"})  # fmt: skip
+        conn.request(
+            "POST",
+            f"/api/items/{pk}/spans",
+            body=body,
+            headers={
+                "Cookie": f"{COOKIE}={token}",
+                "X-CSRF-Token": csrf,
+                "Content-Type": "application/json",
+            },
+        )
         ok += conn.getresponse().status == 201
         conn.close()
     return ok

@@ -49,10 +49,14 @@ def write_coco(directory: Path) -> list[int]:
     for s, split in enumerate(("train", "val")):
         recs = rows[s::2]
         images = [{"id": int(r["id"])} for r in recs]
-        inst = [{"id": k, "image_id": int(r["id"]), "category_id": cat_id[i["category"]]}
-                for k, (r, i) in enumerate((r, i) for r in recs for i in r["instances"])]  # fmt: skip
-        caps = [{"id": k, "image_id": int(r["id"]), "caption": c}
-                for k, (r, c) in enumerate((r, c) for r in recs for c in r["captions"])]  # fmt: skip
+        inst = [
+            {"id": k, "image_id": int(r["id"]), "category_id": cat_id[i["category"]]}
+            for k, (r, i) in enumerate((r, i) for r in recs for i in r["instances"])
+        ]
+        caps = [
+            {"id": k, "image_id": int(r["id"]), "caption": c}
+            for k, (r, c) in enumerate((r, c) for r in recs for c in r["captions"])
+        ]
         base = {"info": {}, "licenses": [], "images": images}
         (directory / f"instances_{split}2014.json").write_text(
             json.dumps({**base, "categories": cats, "annotations": inst})
@@ -96,14 +100,19 @@ def main() -> None:
         t_warm, c_warm = time.perf_counter() - t, time.process_time() - c
 
         for item, sent in zip(cold.items, out["sentences"], strict=True):
-            pairs = [list(p) for p in zip(sent["mscoco_words"], sent["mscoco_generated_words"], strict=True)]  # fmt: skip
+            pairs = [
+                list(p)
+                for p in zip(sent["mscoco_words"], sent["mscoco_generated_words"], strict=True)
+            ]
             assert item["mentions"] == pairs
             assert item["hallucinated"] == [list(p) for p in sent["mscoco_hallucinated_words"]]
             assert item["n_words"] == len(sent["words"])
         om = out["overall_metrics"]
         assert (cold.metrics["CHAIRs"], cold.metrics["CHAIRi"], cold.metrics["recall"]) == (
-            om["CHAIRs"], om["CHAIRi"], om["Recall"],
-        )  # fmt: skip
+            om["CHAIRs"],
+            om["CHAIRi"],
+            om["Recall"],
+        )
         assert warm.items == cold.items
     finally:
         shutil.rmtree(work, ignore_errors=True)

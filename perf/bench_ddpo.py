@@ -100,20 +100,37 @@ class Clock:
             mem = torch.cuda.max_memory_allocated() - self.base
         else:
             mem = self.sampler.stop() if self.sampler else 0
-        return {"median_step_s": statistics.median(timed), "steps_timed": len(timed), "peak_mem_bytes": mem}  # fmt: skip
+        return {
+            "median_step_s": statistics.median(timed),
+            "steps_timed": len(timed),
+            "peak_mem_bytes": mem,
+        }
 
 
 def run_ours(model: str, work: Path, args: argparse.Namespace) -> dict:
     from reference_models.rlhfv.config import from_dict
     from reference_models.rlhfv.trainer import train
 
-    cfg = from_dict({
-        "model": model, "data": str(PREFS), "output_dir": str(work / "ours"), "dtype": "float32",
-        "loss": "ddpo-paper", "learning_rate": 1e-5, "max_steps": args.steps, "warmup_ratio": 0.0,
-        "lr_scheduler": "constant", "global_batch_size": args.batch, "per_device_batch_size": args.batch,
-        "mixed_precision": "no", "prompt_special_tokens": False, "ref_cache_dir": str(work / "ref"),
-        "tensorboard": False, "max_grad_norm": 1.0,
-    })  # fmt: skip
+    cfg = from_dict(
+        {
+            "model": model,
+            "data": str(PREFS),
+            "output_dir": str(work / "ours"),
+            "dtype": "float32",
+            "loss": "ddpo-paper",
+            "learning_rate": 1e-5,
+            "max_steps": args.steps,
+            "warmup_ratio": 0.0,
+            "lr_scheduler": "constant",
+            "global_batch_size": args.batch,
+            "per_device_batch_size": args.batch,
+            "mixed_precision": "no",
+            "prompt_special_tokens": False,
+            "ref_cache_dir": str(work / "ref"),
+            "tensorboard": False,
+            "max_grad_norm": 1.0,
+        }
+    )
     clock = Clock(args.warmup, args.device)
     train(cfg, on_step=lambda row: clock.begin() if row.get("event") == "begin" else clock.tick())
     return clock.result()
@@ -130,12 +147,28 @@ def run_trl(model: str, work: Path, args: argparse.Namespace) -> dict:
     recs = load_preferences(PREFS).records
     n = args.steps * args.batch
     rows = [recs[k % len(recs)] for k in range(n)]
-    ds = datasets.Dataset.from_dict({
-        "images": [[r.load_image()] for r in rows],
-        "prompt": [[{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": r.question}]}] for r in rows],
-        "chosen": [[{"role": "assistant", "content": [{"type": "text", "text": r.chosen}]}] for r in rows],
-        "rejected": [[{"role": "assistant", "content": [{"type": "text", "text": r.rejected}]}] for r in rows],
-    })  # fmt: skip
+    ds = datasets.Dataset.from_dict(
+        {
+            "images": [[r.load_image()] for r in rows],
+            "prompt": [
+                [
+                    {
+                        "role": "user",
+                        "content": [{"type": "image"}, {"type": "text", "text": r.question}],
+                    }
+                ]
+                for r in rows
+            ],
+            "chosen": [
+                [{"role": "assistant", "content": [{"type": "text", "text": r.chosen}]}]
+                for r in rows
+            ],
+            "rejected": [
+                [{"role": "assistant", "content": [{"type": "text", "text": r.rejected}]}]
+                for r in rows
+            ],
+        }
+    )
     clock = Clock(args.warmup, args.device)
 
     class Tick(TrainerCallback):
@@ -147,12 +180,30 @@ def run_trl(model: str, work: Path, args: argparse.Namespace) -> dict:
 
     policy = AutoModelForImageTextToText.from_pretrained(model, dtype=torch.float32)
     cfg = DPOConfig(
-        output_dir=str(work / "trl"), per_device_train_batch_size=args.batch, max_steps=args.steps,
-        learning_rate=1e-5, lr_scheduler_type="constant", beta=0.5, use_cpu=args.device == "cpu",
-        report_to="none", max_length=None, logging_steps=10_000, save_strategy="no", bf16=False,
-        gradient_checkpointing=False, dataloader_num_workers=0, seed=0, max_grad_norm=1.0,
-    )  # fmt: skip
-    trainer = DPOTrainer(model=policy, args=cfg, train_dataset=ds, processing_class=AutoProcessor.from_pretrained(model), callbacks=[Tick()])  # fmt: skip
+        output_dir=str(work / "trl"),
+        per_device_train_batch_size=args.batch,
+        max_steps=args.steps,
+        learning_rate=1e-5,
+        lr_scheduler_type="constant",
+        beta=0.5,
+        use_cpu=args.device == "cpu",
+        report_to="none",
+        max_length=None,
+        logging_steps=10_000,
+        save_strategy="no",
+        bf16=False,
+        gradient_checkpointing=False,
+        dataloader_num_workers=0,
+        seed=0,
+        max_grad_norm=1.0,
+    )
+    trainer = DPOTrainer(
+        model=policy,
+        args=cfg,
+        train_dataset=ds,
+        processing_class=AutoProcessor.from_pretrained(model),
+        callbacks=[Tick()],
+    )
     trainer.train()
     return clock.result()
 
@@ -169,7 +220,9 @@ def child(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--steps", type=int, default=40)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--batch", type=int, default=4)
@@ -194,9 +247,26 @@ def main() -> None:
         runs: dict[str, list[dict]] = {"trl": [], "halbench": []}
         for rep in range(args.repeats):
             for name in ("trl", "halbench"):
-                cmd = [sys.executable, __file__, "--contender", name, "--model", str(model), "--work", str(work / f"{name}-{rep}"),
-                       "--steps", str(args.steps), "--warmup", str(args.warmup), "--batch", str(args.batch),
-                       "--device", args.device, "--threads", str(args.threads)]  # fmt: skip
+                cmd = [
+                    sys.executable,
+                    __file__,
+                    "--contender",
+                    name,
+                    "--model",
+                    str(model),
+                    "--work",
+                    str(work / f"{name}-{rep}"),
+                    "--steps",
+                    str(args.steps),
+                    "--warmup",
+                    str(args.warmup),
+                    "--batch",
+                    str(args.batch),
+                    "--device",
+                    args.device,
+                    "--threads",
+                    str(args.threads),
+                ]
                 env = {**os.environ, "HALBENCH_HOME": str(work / "home")}
                 out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
                 line = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
@@ -204,19 +274,26 @@ def main() -> None:
                     sys.exit(f"{name} failed:\n{out.stderr[-3000:]}")
                 runs[name].append(json.loads(line[-1][7:]))
     results = {
-        name: {k: statistics.median(r[k] for r in rs) for k in ("median_step_s", "peak_mem_bytes", "steps_timed")}
+        name: {
+            k: statistics.median(r[k] for r in rs)
+            for k in ("median_step_s", "peak_mem_bytes", "steps_timed")
+        }
         for name, rs in runs.items()
-    }  # fmt: skip
+    }
     base = results["trl"]
-    print(f"DDPO step, tiny LLaVA, batch {args.batch} pairs ({2 * args.batch} rows), {args.device}, {args.threads} thread(s), median over {args.repeats} runs of the median of {base['steps_timed']:.0f} steps:")  # fmt: skip
+    print(
+        f"DDPO step, tiny LLaVA, batch {args.batch} pairs ({2 * args.batch} rows), {args.device}, {args.threads} thread(s), median over {args.repeats} runs of the median of {base['steps_timed']:.0f} steps:"
+    )
     print(f"{'contender':<30}{'step time':>12}{'vs TRL':>9}{'peak mem':>12}{'vs TRL':>9}")
     for name, label in (
         ("trl", "TRL DPOTrainer (sigmoid)"),
         ("halbench", "halbench DDPO (ddpo-paper)"),
     ):
         r = results[name]
-        print(f"{label:<30}{r['median_step_s'] * 1000:>10.1f}ms{r['median_step_s'] / base['median_step_s']:>8.2f}x"
-              f"{r['peak_mem_bytes'] / 2**20:>10.1f}MB{r['peak_mem_bytes'] / max(1, base['peak_mem_bytes']):>8.2f}x")  # fmt: skip
+        print(
+            f"{label:<30}{r['median_step_s'] * 1000:>10.1f}ms{r['median_step_s'] / base['median_step_s']:>8.2f}x"
+            f"{r['peak_mem_bytes'] / 2**20:>10.1f}MB{r['peak_mem_bytes'] / max(1, base['peak_mem_bytes']):>8.2f}x"
+        )
     print(json.dumps(runs))
 
 

@@ -38,14 +38,40 @@ def _port() -> int:
 
 
 def _run(backend: str, out: Path, model: Path, cache: Path) -> float:
-    train = ["-q", "train", "ddpo", "--config", str(TINY), "--output-dir", str(out),
-             "--set", f"model={model}", "--set", f"ref_cache_dir={cache}", "--set", "tensorboard=false"]  # fmt: skip
+    train = [
+        "-q",
+        "train",
+        "ddpo",
+        "--config",
+        str(TINY),
+        "--out",
+        str(out),
+        "--set",
+        f"model={model}",
+        "--set",
+        f"ref_cache_dir={cache}",
+        "--set",
+        "tensorboard=false",
+    ]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     if backend == "one":
         cmd = [sys.executable, "-m", "halbench", *train]
     else:
-        launch = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "2", "--num_machines", "1",
-                  "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(_port())]  # fmt: skip
+        launch = [
+            sys.executable,
+            "-m",
+            "accelerate.commands.launch",
+            "--num_processes",
+            "2",
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            "--main_process_port",
+            str(_port()),
+        ]
         if backend == "ddp":
             cmd = [*launch, "--multi_gpu", "-m", "halbench", *train]
         else:

@@ -85,8 +85,10 @@ def _mmhal(server: FakeOpenAI) -> None:
         client.run(reqs)
         bare = time.perf_counter() - t
         client.close()
-    print(f"  MMHal-Bench scorer, 96 items at concurrency 16: {scorer:.2f} s; bare client {bare:.2f} s "
-          f"(ratio {scorer / bare:.2f})")  # fmt: skip
+    print(
+        f"  MMHal-Bench scorer, 96 items at concurrency 16: {scorer:.2f} s; bare client {bare:.2f} s "
+        f"(ratio {scorer / bare:.2f})"
+    )
 
 
 if __name__ == "__main__":

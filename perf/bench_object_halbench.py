@@ -89,8 +89,11 @@ def bench_scoring(n: int, seed: int) -> None:
             )
         om = out["overall_metrics"]
         assert (om["CHAIRs"], om["CHAIRs_refine"], om["CHAIRi"], om["obj_rec"]) == (
-            cold.metrics["CHAIRs"], cold.metrics["CHAIRs_refine"], cold.metrics["CHAIRi"], cold.metrics["coverage"],
-        )  # fmt: skip
+            cold.metrics["CHAIRs"],
+            cold.metrics["CHAIRs_refine"],
+            cold.metrics["CHAIRi"],
+            cold.metrics["coverage"],
+        )
     assert warm.items == cold.items
 
     words = sum(len(a.split()) for _, a in answers)
@@ -159,14 +162,35 @@ def write_synthetic_coco(
                     for _ in range(40)
                     for v in (x + rnd.uniform(0, 90), y + rnd.uniform(0, 70))
                 ]
-                anns.append({"segmentation": [poly], "area": round(rnd.uniform(100, 9000), 3), "iscrowd": 0, "image_id": i, "bbox": [round(x, 2), round(y, 2), 90.0, 70.0], "category_id": rnd.randint(1, 80), "id": ann_id})  # fmt: skip
+                anns.append(
+                    {
+                        "segmentation": [poly],
+                        "area": round(rnd.uniform(100, 9000), 3),
+                        "iscrowd": 0,
+                        "image_id": i,
+                        "bbox": [round(x, 2), round(y, 2), 90.0, 70.0],
+                        "category_id": rnd.randint(1, 80),
+                        "id": ann_id,
+                    }
+                )
             k = int(per_image) + (1 if rnd.random() < per_image - int(per_image) else 0)
             for _ in range(k):
                 cap_id += 1
                 caps.append({"image_id": i, "id": cap_id, "caption": synth_caption(rnd, forms)})
         info = {"description": "synthetic COCO-scale set for halbench perf", "year": 2014}
-        for kind, payload in (("instances", {"info": info, "licenses": [], "images": images, "annotations": anns, "categories": categories}),
-                              ("captions", {"info": info, "licenses": [], "images": images, "annotations": caps})):  # fmt: skip
+        for kind, payload in (
+            (
+                "instances",
+                {
+                    "info": info,
+                    "licenses": [],
+                    "images": images,
+                    "annotations": anns,
+                    "categories": categories,
+                },
+            ),
+            ("captions", {"info": info, "licenses": [], "images": images, "annotations": caps}),
+        ):
             path = directory / f"{kind}_{split}2014.json"
             path.write_text(json.dumps(payload))
             sizes[path.name] = path.stat().st_size
@@ -189,8 +213,10 @@ def bench_ground_truth(n_images: int, n_captions: int, seed: int, keep: Path | N
         total_mb = sum(v for k, v in sizes.items() if k.endswith(".json")) / 1e6
         n_caps = sum(v for k, v in sizes.items() if k.endswith("_captions")) or "(reused set)"
         n_inst = sum(v for k, v in sizes.items() if k.endswith("_instances")) or "(reused set)"
-        print(f"(b) synthetic COCO-scale annotations: {n_images} images, {n_caps} captions, {n_inst} instances, "
-              f"{total_mb:.0f} MB of JSON (generated in {gen:.0f} s)")  # fmt: skip
+        print(
+            f"(b) synthetic COCO-scale annotations: {n_images} images, {n_caps} captions, {n_inst} instances, "
+            f"{total_mb:.0f} MB of JSON (generated in {gen:.0f} s)"
+        )
         cache = work / "cache"
         nlp = NltkPipeline()
         extractor = ObjectExtractor(SynonymVocabulary.default(), nlp)
@@ -251,8 +277,11 @@ def _check_same(baseline: dict, record: dict) -> None:
         assert item["hallucinated"] == sent["mscoco_hallucinated_words"], item
     om, m = baseline["overall_metrics"], record["metrics"]
     assert (om["CHAIRs"], om["CHAIRs_refine"], om["CHAIRi"], om["obj_rec"]) == (
-        m["CHAIRs"], m["CHAIRs_refine"], m["CHAIRi"], m["coverage"],
-    )  # fmt: skip
+        m["CHAIRs"],
+        m["CHAIRs_refine"],
+        m["CHAIRi"],
+        m["coverage"],
+    )
 
 
 def _summary(runs: list[tuple[float, float]]) -> str:
@@ -282,12 +311,26 @@ def bench_whole_process(n_answers: int, runs: int, seed: int) -> None:
             answers = work / f"answers_{n}.jsonl"
             with answers.open("w", encoding="utf-8") as f:
                 for t in texts[:n]:
-                    rec = {"image_id": rnd.choice(ids), "question": "Describe the image.",
-                           "text": t.replace("Assistant:", "").strip()}  # fmt: skip
+                    rec = {
+                        "image_id": rnd.choice(ids),
+                        "question": "Describe the image.",
+                        "text": t.replace("Assistant:", "").strip(),
+                    }
                     f.write(json.dumps(rec) + "\n")
             out = work / f"record_{n}.json"
-            cli = [py, "-m", "halbench", "score", "object-halbench", "--answers", str(answers),
-                   "--coco-annotations", str(CAPS_BOXES), "--output", str(out)]  # fmt: skip
+            cli = [
+                py,
+                "-m",
+                "halbench",
+                "score",
+                "object-halbench",
+                "--answers",
+                str(answers),
+                "--coco-annotations",
+                str(CAPS_BOXES),
+                "--output",
+                str(out),
+            ]
             _timed(cli)  # warm the caches (ground truth, WordNet nouns)
             ours = [_timed(cli) for _ in range(runs)]
             line = f"    {n:>6} answers  halbench CLI  {_summary(ours)}"
@@ -302,8 +345,10 @@ def bench_whole_process(n_answers: int, runs: int, seed: int) -> None:
             print(line)
             b_wall, b_cpu = (statistics.median(x[i] for x in base) for i in (0, 1))
             o_wall, o_cpu = (statistics.median(x[i] for x in ours) for i in (0, 1))
-            print(f"           outputs identical: yes; halbench {b_wall / o_wall:.1f}x faster "
-                  f"(wall), {b_cpu / o_cpu:.1f}x (CPU)")  # fmt: skip
+            print(
+                f"           outputs identical: yes; halbench {b_wall / o_wall:.1f}x faster "
+                f"(wall), {b_cpu / o_cpu:.1f}x (CPU)"
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

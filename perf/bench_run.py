@@ -39,7 +39,17 @@ def make_items(folder: Path, n: int) -> Path:
         "What is in this picture? Please answer in detail.",
         "List every object you can see in the image.",
     ]
-    lines = [json.dumps({"id": f"i{k:03d}", "image": f"images/{base[k % 6].image.name}", "image_id": base[k % 6].image_id, "question": questions[k % 3]}) for k in range(n)]  # fmt: skip
+    lines = [
+        json.dumps(
+            {
+                "id": f"i{k:03d}",
+                "image": f"images/{base[k % 6].image.name}",
+                "image_id": base[k % 6].image_id,
+                "question": questions[k % 3],
+            }
+        )
+        for k in range(n)
+    ]
     (folder / "items.jsonl").write_text("\n".join(lines) + "\n")
     (folder / "benchmark.toml").write_text(
         'name = "perf"\nversion = "1"\ntitle = "perf"\nscorer = "object-halbench"\n[data]\nkind = "shipped"\n'
@@ -76,7 +86,7 @@ def bare_loop(
                 ],
                 add_generation_prompt=True,
                 tokenize=False,
-            )  # fmt: skip
+            )
             for it in part
         ]
         inputs = processor(images=images, text=texts, return_tensors="pt", padding=True)
@@ -137,8 +147,10 @@ def main() -> None:
         NltkPipeline().lemmatize(
             "dogs"
         )  # load WordNet once, as any scoring process does on first use
-        print(f"tiny LLaVA, CPU ({torch.get_num_threads()} threads), {args.items} items, "
-              f"{args.max_new_tokens} new tokens each, median of {args.repeats}")  # fmt: skip
+        print(
+            f"tiny LLaVA, CPU ({torch.get_num_threads()} threads), {args.items} items, "
+            f"{args.max_new_tokens} new tokens each, median of {args.repeats}"
+        )
         results = {}
         for batch in (8, 1):
             bare_t, harn_t, gen_t, score_t, load_t = [], [], [], [], []
@@ -157,10 +169,12 @@ def main() -> None:
                 load_t.append(timings["model_load"])
             b, h, g = statistics.median(bare_t), statistics.median(harn_t), statistics.median(gen_t)
             results[batch] = b
-            print(f"batch {batch}: bare loop {b:6.2f} s ({args.items / b:5.1f} items/s) | "
-                  f"halbench run {h:6.2f} s = load {statistics.median(load_t):.2f} + generate+store {g:.2f} "
-                  f"+ score {statistics.median(score_t):.2f} + rest | generate+store / bare = {g / b:.3f}, "
-                  f"whole run / bare = {h / b:.3f}")  # fmt: skip
+            print(
+                f"batch {batch}: bare loop {b:6.2f} s ({args.items / b:5.1f} items/s) | "
+                f"halbench run {h:6.2f} s = load {statistics.median(load_t):.2f} + generate+store {g:.2f} "
+                f"+ score {statistics.median(score_t):.2f} + rest | generate+store / bare = {g / b:.3f}, "
+                f"whole run / bare = {h / b:.3f}"
+            )
         print(
             f"throughput batch 8 vs batch 1 (bare loop): {results[1] / results[8]:.2f}x; answers identical to the bare loop: yes"
         )

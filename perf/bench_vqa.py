@@ -24,8 +24,29 @@ from benchmarks.vqav2.oracle import official_accuracy  # noqa: E402
 
 YESNO = ["yes", "no", "Yes", "No.", "yes!"]
 NUMBERS = ["0", "1", "2", "3", "4", "two", "three", "10", "1,000", "one"]
-OTHER = ["red", "white", "tennis", "the dog", "a cat", "dog", "frisbee", "pizza", "kitchen", "giraffe", "left", "baseball",
-         "red and white", "black & white", "u.s.", "dont know", "(sky)", "blue-ish", "skateboarding", "2:30", "hot dog"]  # fmt: skip
+OTHER = [
+    "red",
+    "white",
+    "tennis",
+    "the dog",
+    "a cat",
+    "dog",
+    "frisbee",
+    "pizza",
+    "kitchen",
+    "giraffe",
+    "left",
+    "baseball",
+    "red and white",
+    "black & white",
+    "u.s.",
+    "dont know",
+    "(sky)",
+    "blue-ish",
+    "skateboarding",
+    "2:30",
+    "hot dog",
+]
 
 
 def make(n: int, seed: int) -> tuple[list[VqaQuestion], dict[int, str]]:
@@ -60,7 +81,16 @@ def main() -> None:
     args = ap.parse_args()
     questions, preds = make(args.questions, args.seed)
     t = time.perf_counter()
-    base = [official_accuracy([{"answer": a, "answer_confidence": "yes", "answer_id": j + 1} for j, a in enumerate(q.answers)], preds[q.question_id]) for q in questions]  # fmt: skip
+    base = [
+        official_accuracy(
+            [
+                {"answer": a, "answer_confidence": "yes", "answer_id": j + 1}
+                for j, a in enumerate(q.answers)
+            ],
+            preds[q.question_id],
+        )
+        for q in questions
+    ]
     base_overall = round(100 * float(sum(base)) / len(base), 2)
     t_base = time.perf_counter() - t
     t = time.perf_counter()

@@ -25,10 +25,17 @@ def make_run(root: Path, answers: dict[str, str] | None = None) -> Path:
     run = root / "run"
     (run / "demo").mkdir(parents=True)
     lines = [
-        json.dumps({"item_id": i, "image_id": items[i].image_id, "question": items[i].question,
-                    "answer": a}, ensure_ascii=False)
+        json.dumps(
+            {
+                "item_id": i,
+                "image_id": items[i].image_id,
+                "question": items[i].question,
+                "answer": a,
+            },
+            ensure_ascii=False,
+        )
         for i, a in answers.items()
-    ]  # fmt: skip
+    ]
     (run / "demo" / "answers.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     (run / "demo" / "result.json").write_text(
         json.dumps(

@@ -154,7 +154,15 @@ def make_coco_dir(directory, caps_boxes, vocab, splits=("val",)):
         instances, captions = [], []
         for r in recs:
             for inst in r["instances"]:
-                instances.append({"id": len(instances), "image_id": int(r["id"]), "category_id": cat_id[inst["category"]], "iscrowd": 0, "bbox": inst["bbox"]})  # fmt: skip
+                instances.append(
+                    {
+                        "id": len(instances),
+                        "image_id": int(r["id"]),
+                        "category_id": cat_id[inst["category"]],
+                        "iscrowd": 0,
+                        "bbox": inst["bbox"],
+                    }
+                )
             for cap in r["captions"]:
                 captions.append({"id": len(captions), "image_id": int(r["id"]), "caption": cap})
         (directory / f"instances_{split}2014.json").write_text(
@@ -177,8 +185,15 @@ def make_coco_dir(directory, caps_boxes, vocab, splits=("val",)):
 # --------------------------------------------------------------------------- real browser
 
 #: Chromium flags for this closed network (see ENVIRONMENT.md): no background connections.
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def chromium_and_playwright():

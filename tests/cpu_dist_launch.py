@@ -44,7 +44,11 @@ def _patch() -> None:
         import torch.distributed as dist
 
         partial_init(self, *args, **kwargs)
-        if self.distributed_type == DistributedType.DEEPSPEED and self.num_processes == 1 and dist.is_initialized():  # fmt: skip
+        if (
+            self.distributed_type == DistributedType.DEEPSPEED
+            and self.num_processes == 1
+            and dist.is_initialized()
+        ):
             self.backend = dist.get_backend()
             self.num_processes, self.process_index = dist.get_world_size(), dist.get_rank()
             self.local_process_index = int(os.environ["LOCAL_RANK"])
@@ -73,12 +77,17 @@ def _patch() -> None:
             zero = getattr(
                 model, "optimizer", None
             )  # DeepSpeed's ZeRO optimizer (its fp32 partition)
-            flat = getattr(zero, "single_partition_of_fp32_groups", None) or getattr(zero, "fp32_partitioned_groups_flat", None)  # fmt: skip
-            row = {"class": type(model).__name__, "params": len(ps),
-                   "dtensor_params": sum(isinstance(p, DTensor) for p in ps),
-                   "full_numel": sum(getattr(p, "ds_numel", p.numel()) for p in ps),
-                   "local_numel": sum(local(p) for p in ps),
-                   "optimizer_numel": sum(t.numel() for t in flat) if flat else None}  # fmt: skip
+            flat = getattr(zero, "single_partition_of_fp32_groups", None) or getattr(
+                zero, "fp32_partitioned_groups_flat", None
+            )
+            row = {
+                "class": type(model).__name__,
+                "params": len(ps),
+                "dtensor_params": sum(isinstance(p, DTensor) for p in ps),
+                "full_numel": sum(getattr(p, "ds_numel", p.numel()) for p in ps),
+                "local_numel": sum(local(p) for p in ps),
+                "optimizer_numel": sum(t.numel() for t in flat) if flat else None,
+            }
             Path(f"{report}-rank{self.process_index}.json").write_text(json.dumps(row))
             return result
 
@@ -86,7 +95,10 @@ def _patch() -> None:
 
 
 if __name__ == "__main__":
-    if "true" not in (os.environ.get("ACCELERATE_USE_FSDP"), os.environ.get("ACCELERATE_USE_DEEPSPEED")):  # fmt: skip
+    if "true" not in (
+        os.environ.get("ACCELERATE_USE_FSDP"),
+        os.environ.get("ACCELERATE_USE_DEEPSPEED"),
+    ):
         raise SystemExit(
             "cpu_dist_launch.py: neither ACCELERATE_USE_FSDP nor ACCELERATE_USE_DEEPSPEED is true"
         )

@@ -66,11 +66,27 @@ class FakeOpenAI:
                     return
                 if owner.reply is not None:
                     text = owner.reply(question)
-                    self._send(200, {
-                        "id": "x", "object": "chat.completion", "created": 0, "model": body["model"] + "-2026",
-                        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
-                        "usage": {"prompt_tokens": len(question) // 4, "completion_tokens": 7, "total_tokens": len(question) // 4 + 7},
-                    })  # fmt: skip
+                    self._send(
+                        200,
+                        {
+                            "id": "x",
+                            "object": "chat.completion",
+                            "created": 0,
+                            "model": body["model"] + "-2026",
+                            "choices": [
+                                {
+                                    "index": 0,
+                                    "finish_reason": "stop",
+                                    "message": {"role": "assistant", "content": text},
+                                }
+                            ],
+                            "usage": {
+                                "prompt_tokens": len(question) // 4,
+                                "completion_tokens": 7,
+                                "total_tokens": len(question) // 4 + 7,
+                            },
+                        },
+                    )
                     return
                 if "FAIL" in question:
                     self._send(
@@ -87,11 +103,23 @@ class FakeOpenAI:
                     return
                 size = len(base64.b64decode(images[0].split(",", 1)[1])) if images else 0
                 text = f"A dog next to a stop sign ({size} bytes). {question}"
-                self._send(200, {
-                    "id": "x", "object": "chat.completion", "created": 0, "model": body["model"] + "-2026",
-                    "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
-                    "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-                })  # fmt: skip
+                self._send(
+                    200,
+                    {
+                        "id": "x",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": body["model"] + "-2026",
+                        "choices": [
+                            {
+                                "index": 0,
+                                "finish_reason": "stop",
+                                "message": {"role": "assistant", "content": text},
+                            }
+                        ],
+                        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+                    },
+                )
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"

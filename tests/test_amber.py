@@ -77,8 +77,15 @@ def test_generative_matching_by_hand():
     sim = ExactSimilarity()
     # truth: dog, grass; hallu: cat, car; "sign" is a global safe word
     item, flags, safe_tail, ha_tail = score_generative_item(
-        ["puppy", "grass", "kitten", "sign", "tree", "sky", "dog"], ["dog", "grass"], ["cat", "car"], ASSOC, VOCAB, frozenset({"sign"}), sim, 0.8
-    )  # fmt: skip
+        ["puppy", "grass", "kitten", "sign", "tree", "sky", "dog"],
+        ["dog", "grass"],
+        ["cat", "car"],
+        ASSOC,
+        VOCAB,
+        frozenset({"sign"}),
+        sim,
+        0.8,
+    )
     assert item.mentions == [
         "puppy",
         "grass",
@@ -120,8 +127,12 @@ def test_generative_totals_use_start_values():
     t = GenerativeTotals()
     t.add([0, 1, 0], [1, 0], [1])
     t.add([], [1, 1, 1], [0, 0])
-    assert t.reported() == {"CHAIR": round(1 / 3.001 * 100, 1), "Cover": round(4 / 5.001 * 100, 1),
-                            "Hal": round(100 - 1 / 2.001 * 100, 1), "Cog": round(1 / 3.001 * 100, 1)}  # fmt: skip
+    assert t.reported() == {
+        "CHAIR": round(1 / 3.001 * 100, 1),
+        "Cover": round(4 / 5.001 * 100, 1),
+        "Hal": round(100 - 1 / 2.001 * 100, 1),
+        "Cog": round(1 / 3.001 * 100, 1),
+    }
     assert t.fractions() == {"CHAIR": 1 / 3, "Cover": 4 / 5, "Hal": 1 / 2, "Cog": 1 / 3}
 
 

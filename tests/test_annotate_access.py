@@ -300,10 +300,16 @@ def test_a_store_made_before_sessions_still_opens(tmp_path):
         == "b60847acff65fc284d5f4513c9a3d1c700a6b890cc3e89d3d9632fffae55f4df"
     )
     assert store.judgements() == {
-        "demo-1": {"alice": {"status": "hallucinated", "spans": [
-            {"start": 41, "end": 44, "text": "car", "type": "object", "correction": "tree"}]}},
+        "demo-1": {
+            "alice": {
+                "status": "hallucinated",
+                "spans": [
+                    {"start": 41, "end": 44, "text": "car", "type": "object", "correction": "tree"}
+                ],
+            }
+        },
         "demo-2": {"alice": {"status": "clean", "spans": []}},
-    }  # fmt: skip
+    }
     store.close()
     app = create_app(db)
     c, session, csrf = _sign_in(app, V1_TOKEN)  # the link made before still signs in

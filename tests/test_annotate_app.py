@@ -133,8 +133,11 @@ def test_spans_are_saved_validated_and_attributed(app, db):
     h = {"X-CSRF-Token": csrf}
     answer = ANSWERS["demo-1"]
     start = answer.index("car")
-    resp = c.post("/api/items/1/spans", json={"start": start, "end": start + 3, "type": "object",
-                                               "correction": "tree"}, headers=h)  # fmt: skip
+    resp = c.post(
+        "/api/items/1/spans",
+        json={"start": start, "end": start + 3, "type": "object", "correction": "tree"},
+        headers=h,
+    )
     assert resp.status_code == 201, resp.get_json()
     span = resp.get_json()["span"]
     assert span["text"] == "car" and span["correction"] == "tree"
@@ -189,8 +192,11 @@ def test_clean_verdict_and_delete(app, db):
     assert bob.get("/api/items/2").get_json()["status"] == "todo"  # judgements are per annotator
     r = alice.post("/api/items/2/verdict", json={"clean": False}, headers={"X-CSRF-Token": ca})
     assert r.get_json()["status"] == "todo"
-    span = alice.post("/api/items/2/spans", json={"start": 2, "end": 7, "type": "attribute"},
-                      headers={"X-CSRF-Token": ca}).get_json()["span"]  # fmt: skip
+    span = alice.post(
+        "/api/items/2/spans",
+        json={"start": 2, "end": 7, "type": "attribute"},
+        headers={"X-CSRF-Token": ca},
+    ).get_json()["span"]
     assert bob.delete(f"/api/spans/{span['id']}", headers={"X-CSRF-Token": cb}).status_code == 404
     r = alice.delete(f"/api/spans/{span['id']}", headers={"X-CSRF-Token": ca})
     assert r.status_code == 200 and r.get_json()["progress"] == [0, 6]
@@ -279,9 +285,19 @@ def test_two_annotators_at_once_lose_nothing(db, capfd, caplog):
             for pk in range(1, 7):
                 answer = list(ANSWERS.values())[pk - 1]
                 for k in range(3):  # three non-overlapping one-character spans per item
-                    status, data = _request(server.port, "POST", f"/api/items/{pk}/spans", sessions[name],
-                                            csrf[name], {"start": 2 * k, "end": 2 * k + 1, "type": "object",
-                                                         "correction": f"{name}{k}"})  # fmt: skip
+                    status, data = _request(
+                        server.port,
+                        "POST",
+                        f"/api/items/{pk}/spans",
+                        sessions[name],
+                        csrf[name],
+                        {
+                            "start": 2 * k,
+                            "end": 2 * k + 1,
+                            "type": "object",
+                            "correction": f"{name}{k}",
+                        },
+                    )
                     if status != 201:
                         errors.append((name, pk, status, data))
                 assert len(answer) > 6
@@ -324,9 +340,23 @@ def test_serve_command(tmp_path):
     run = make_run(tmp_path)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "halbench", "-q", "annotate", "serve", "--run", str(run), "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "halbench",
+            "-q",
+            "annotate",
+            "serve",
+            "--run",
+            str(run),
+            "--port",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
     try:
         first = proc.stdout.readline()
         assert first.startswith("demo: 6 items added, 0 already there"), first

@@ -127,8 +127,9 @@ def test_accept_and_reject_at_once_one_winner(server):
             ]
             decisions = ["accepted", "rejected", "accepted", "rejected"][: 2 + r % 3]
             path = f"/api/proposals/{pid}/decision"
-            results = _race(port, [("POST", path, tabs[i], {"decision": d})
-                                   for i, d in enumerate(decisions)])  # fmt: skip
+            results = _race(
+                port, [("POST", path, tabs[i], {"decision": d}) for i, d in enumerate(decisions)]
+            )
             statuses = sorted(s for s, _, _ in results)
             assert statuses == [200] + [409] * (len(decisions) - 1), (r, results)
             for status, data, _ in results:

@@ -43,8 +43,12 @@ def test_parse_reply():
         '[{"text": "cat", "type": "object"}, {"text": "cat", "type": "object"}]', answer
     )
     assert [(s["start"], s["end"]) for s in spans] == [(2, 5), (12, 15)]  # second occurrence
-    for bad, why in [("{}", "not a JSON array"), ("[1]", 'no "text"'), ('[{"text": "dog", "type": "object"}]', "not in the answer"),
-                     ('[{"text": "cat", "type": "animal"}]', "is not one of")]:  # fmt: skip
+    for bad, why in [
+        ("{}", "not a JSON array"),
+        ("[1]", 'no "text"'),
+        ('[{"text": "dog", "type": "object"}]', "not in the answer"),
+        ('[{"text": "cat", "type": "animal"}]', "is not one of"),
+    ]:
         with pytest.raises(ValueError, match=why):
             parse_reply(bad, answer)
 
@@ -126,8 +130,19 @@ def test_prelabel_proposals_decisions_and_report(server, tmp_path):
 def test_prelabel_cli(server, tmp_path, capsys, monkeypatch):
     db = load_run(make_run(tmp_path)).db
     monkeypatch.setenv("HALBENCH_HOME", str(tmp_path / "home"))
-    code = main(["-q", "annotate", "prelabel", "--db", str(db), "--judge-model", "fake-judge",
-                 "--judge-base-url", server.url])  # fmt: skip
+    code = main(
+        [
+            "-q",
+            "annotate",
+            "prelabel",
+            "--db",
+            str(db),
+            "--judge-model",
+            "fake-judge",
+            "--judge-base-url",
+            server.url,
+        ]
+    )
     text = capsys.readouterr().out
     assert code == 0 and "3 responses labelled" in text and "3 failed" in text
     assert main(["-q", "annotate", "report", "--db", str(db)]) == 0

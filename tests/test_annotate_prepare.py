@@ -94,8 +94,18 @@ def test_clear_errors(objhal50, mmhal_images, tmp_path, monkeypatch, capsys):
         raise HalbenchError(f"could not download {url}: <urlopen error network unreachable>")
 
     monkeypatch.setattr(data, "download", no_network)
-    code = main(["-q", "data", "prepare", "mhumaneval", "--data-dir", str(tmp_path / "d"),
-                 "--images", str(mmhal_images)])  # fmt: skip
+    code = main(
+        [
+            "-q",
+            "data",
+            "prepare",
+            "mhumaneval",
+            "--data-dir",
+            str(tmp_path / "d"),
+            "--images",
+            str(mmhal_images),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1
     assert (
@@ -121,15 +131,31 @@ def test_a_run_of_mhumaneval_annotated_and_on_the_leaderboard(objhal50, mmhal_im
     from halbench.annotate.store import AnnotationStore
     from halbench.leaderboard.build import build_tables
 
-    data.prepare("mhumaneval", data_dir=tmp_path / "d", source=objhal50, images=mmhal_images,
-                 expected_blob=data.git_blob_sha1(objhal50))  # fmt: skip
+    data.prepare(
+        "mhumaneval",
+        data_dir=tmp_path / "d",
+        source=objhal50,
+        images=mmhal_images,
+        expected_blob=data.git_blob_sha1(objhal50),
+    )
     items = get_benchmark("mhumaneval").load_items(tmp_path / "d")
     run = tmp_path / "run" / "mhumaneval"
     run.mkdir(parents=True)
     answer = "There are three dogs on the left of a red car."
-    run.joinpath("answers.jsonl").write_text("".join(
-        json.dumps({"item_id": it.id, "question": it.question, "answer": answer, "source": it.fields["source"]}) + "\n"
-        for it in items))  # fmt: skip
+    run.joinpath("answers.jsonl").write_text(
+        "".join(
+            json.dumps(
+                {
+                    "item_id": it.id,
+                    "question": it.question,
+                    "answer": answer,
+                    "source": it.fields["source"],
+                }
+            )
+            + "\n"
+            for it in items
+        )
+    )
     run.joinpath("result.json").write_text(
         json.dumps({"model": {"backend": "replay", "model": "m"}})
     )

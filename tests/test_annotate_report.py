@@ -137,8 +137,15 @@ def test_report_two_annotators(db):
 
 def test_combine_rules(db):
     m = build_report(db, combine="all").metrics
-    assert m["counts"] == {"object": 1, "position": 0, "number": 0, "attribute": 0, "action": 0,
-                           "other": 0, "all": 2}  # fmt: skip
+    assert m["counts"] == {
+        "object": 1,
+        "position": 0,
+        "number": 0,
+        "attribute": 0,
+        "action": 0,
+        "other": 0,
+        "all": 2,
+    }
     assert build_report(db, combine="any").metrics["counts"]["all"] == 4
 
 
@@ -158,8 +165,15 @@ def test_three_annotators_use_fleiss(db):
     assert ag["kappa"]["all"] == pytest.approx(22 / 112)
     assert len(ag["pairs"]) == 3
     # majority of 3 = at least 2: All on demo-1, 3, 4; object on demo-1, 4; nothing else
-    assert record.metrics["counts"] == {"object": 2, "position": 0, "number": 0, "attribute": 0,
-                                        "action": 0, "other": 0, "all": 3}  # fmt: skip
+    assert record.metrics["counts"] == {
+        "object": 2,
+        "position": 0,
+        "number": 0,
+        "attribute": 0,
+        "action": 0,
+        "other": 0,
+        "all": 3,
+    }
 
 
 def test_nothing_judged_is_unscored_not_zero(tmp_path):

@@ -52,7 +52,10 @@ def test_trainer_reads_the_export_and_weights_the_corrections(exported, tiny_mod
     processor = AutoProcessor.from_pretrained(tiny_model)
     enc = Encoder(processor, EncodeSettings(), DiffSettings())
     tok = processor.tokenizer
-    for rec, fixed, wrong in ((one, ["tree"], ["car"]), (recs["demo-5/alice"], ["spoon", "green"], ["cat", "blue"])):  # fmt: skip
+    for rec, fixed, wrong in (
+        (one, ["tree"], ["car"]),
+        (recs["demo-5/alice"], ["spoon", "green"], ["cat", "blue"]),
+    ):
         pair = enc.encode_pair(rec)
         assert pair.chosen_corrected and pair.rejected_corrected
         up_c = tok.decode([pair.chosen_ids[k] for k in pair.chosen_corrected])
@@ -65,11 +68,31 @@ def test_trainer_reads_the_export_and_weights_the_corrections(exported, tiny_mod
 
 def test_train_ddpo_on_the_export(exported, tiny_model, tmp_path):
     out = tmp_path / "trained"
-    args = ["-q", "train", "ddpo", "--config", "tiny", "--output-dir", str(out),
-            "--set", f"model={tiny_model}", "--set", f"data={exported}",
-            "--set", f"ref_cache_dir={tmp_path / 'ref'}", "--set", "tensorboard=false",
-            "--set", "global_batch_size=2", "--set", "per_device_batch_size=1",
-            "--set", "max_steps=2", "--set", "save_steps=100"]  # fmt: skip
+    args = [
+        "-q",
+        "train",
+        "ddpo",
+        "--config",
+        "tiny",
+        "--out",
+        str(out),
+        "--set",
+        f"model={tiny_model}",
+        "--set",
+        f"data={exported}",
+        "--set",
+        f"ref_cache_dir={tmp_path / 'ref'}",
+        "--set",
+        "tensorboard=false",
+        "--set",
+        "global_batch_size=2",
+        "--set",
+        "per_device_batch_size=1",
+        "--set",
+        "max_steps=2",
+        "--set",
+        "save_steps=100",
+    ]
     assert main(args) == 0
     record = json.loads((out / "train_record.json").read_text())
     from reference_models.rlhfv.data import load_preferences

@@ -132,19 +132,55 @@ def test_json_array_and_chair_formats(tmp_path):
 
 
 BAD = [
-    ("truncated", b'{"image_id": 1, "question": "q", "answer": "a"}\n{"image_id": 2, "quest', r"a\.jsonl:2: invalid JSON \(truncated line\?\)"),
-    ("not utf-8", b'{"image_id": 1, "question": "q", "answer": "a"}\n{"image_id": 2, "question": "q", "answer": "caf\xe9"}\n', r"a\.jsonl:2: not valid UTF-8 \(byte 0xe9"),
-    ("answer type", b'{"image_id": 1, "question": "q", "answer": 5}\n', r'a\.jsonl:1: "answer" must be a string, got an integer'),
-    ("question type", b'{"image_id": 1, "question": null, "answer": "a"}\n', r'a\.jsonl:1: "question" must be a string, got null'),
-    ("image id type", b'{"image_id": 1.5, "question": "q", "answer": "a"}\n', r'a\.jsonl:1: "image_id" must be a COCO image id'),
-    ("image id text", b'{"image_id": "dog.png", "question": "q", "answer": "a"}\n', r'a\.jsonl:1: "image_id" must be a COCO image id'),
-    ("missing answer", b'{"image_id": 1, "question": "q"}\n', r'a\.jsonl:1: missing "text" or "answer"'),
-    ("missing question", b'{"image_id": 1, "answer": "a"}\n', r'a\.jsonl:1: missing "prompt" or "question"'),
-    ("missing image", b'{"question": "q", "answer": "a"}\n', r'a\.jsonl:1: missing "image_id" \(for RLHF-V answer files'),
-    ("not an object", b'[1, 2]\n', r"a\.jsonl:1: item 1: expected a JSON object, got an integer"),
+    (
+        "truncated",
+        b'{"image_id": 1, "question": "q", "answer": "a"}\n{"image_id": 2, "quest',
+        r"a\.jsonl:2: invalid JSON \(truncated line\?\)",
+    ),
+    (
+        "not utf-8",
+        b'{"image_id": 1, "question": "q", "answer": "a"}\n{"image_id": 2, "question": "q", "answer": "caf\xe9"}\n',
+        r"a\.jsonl:2: not valid UTF-8 \(byte 0xe9",
+    ),
+    (
+        "answer type",
+        b'{"image_id": 1, "question": "q", "answer": 5}\n',
+        r'a\.jsonl:1: "answer" must be a string, got an integer',
+    ),
+    (
+        "question type",
+        b'{"image_id": 1, "question": null, "answer": "a"}\n',
+        r'a\.jsonl:1: "question" must be a string, got null',
+    ),
+    (
+        "image id type",
+        b'{"image_id": 1.5, "question": "q", "answer": "a"}\n',
+        r'a\.jsonl:1: "image_id" must be a COCO image id',
+    ),
+    (
+        "image id text",
+        b'{"image_id": "dog.png", "question": "q", "answer": "a"}\n',
+        r'a\.jsonl:1: "image_id" must be a COCO image id',
+    ),
+    (
+        "missing answer",
+        b'{"image_id": 1, "question": "q"}\n',
+        r'a\.jsonl:1: missing "text" or "answer"',
+    ),
+    (
+        "missing question",
+        b'{"image_id": 1, "answer": "a"}\n',
+        r'a\.jsonl:1: missing "prompt" or "question"',
+    ),
+    (
+        "missing image",
+        b'{"question": "q", "answer": "a"}\n',
+        r'a\.jsonl:1: missing "image_id" \(for RLHF-V answer files',
+    ),
+    ("not an object", b"[1, 2]\n", r"a\.jsonl:1: item 1: expected a JSON object, got an integer"),
     ("empty", b"", r"a\.jsonl: no answers in file"),
     ("blank lines only", b"\n  \n", r"a\.jsonl: no answers in file"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("name", "content", "message"), BAD, ids=[b[0] for b in BAD])

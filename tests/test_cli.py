@@ -15,7 +15,18 @@ from .conftest import CAPS_BOXES, DEMO_ANSWERS, SYNONYMS
 
 
 def score_args(answers, out, *extra):
-    return ["-q", "score", "object-halbench", "--answers", str(answers), "--coco-annotations", str(CAPS_BOXES), "--output", str(out), *extra]  # fmt: skip
+    return [
+        "-q",
+        "score",
+        "object-halbench",
+        "--answers",
+        str(answers),
+        "--coco-annotations",
+        str(CAPS_BOXES),
+        "--output",
+        str(out),
+        *extra,
+    ]
 
 
 def test_score_writes_a_record(tmp_path, capsys):
@@ -25,7 +36,15 @@ def test_score_writes_a_record(tmp_path, capsys):
     assert "CHAIRs_refine (Resp.)" in text and f"Result record: {out}" in text
     rec = ResultRecord.load(out)
     assert rec.benchmark == "object-halbench" and rec.n_items == 30
-    assert set(rec.metrics) >= {"CHAIRs", "CHAIRs_refine", "CHAIRi", "coverage", "n_responses", "n_responses_with_objects", "avg_words"}  # fmt: skip
+    assert set(rec.metrics) >= {
+        "CHAIRs",
+        "CHAIRs_refine",
+        "CHAIRi",
+        "coverage",
+        "n_responses",
+        "n_responses_with_objects",
+        "avg_words",
+    }
     assert all(0 <= rec.metrics[k] <= 1 for k in ("CHAIRs", "CHAIRs_refine", "CHAIRi", "coverage"))
     assert rec.fractions["CHAIRi"].denominator == sum(len(i["mentions"]) for i in rec.items)
     roles = [f.role for f in rec.provenance.inputs]

@@ -81,13 +81,25 @@ def test_split_needs_both_files(tmp_path, extractor, vocab, caps_boxes):
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda inst, caps: inst["annotations"][0].pop("category_id"), r'annotations\[0\]: missing "category_id"'),
-        (lambda inst, caps: inst["annotations"][0].update(category_id=9999), r"annotations\[0\]: unknown category_id 9999"),
-        (lambda inst, caps: inst["categories"][0].update(name="unicorn"), r'categories\[0\]: "unicorn" is not a COCO class'),
-        (lambda inst, caps: caps["annotations"][1].update(caption=None), r'annotations\[1\]: "caption" must be a string, got null'),
+        (
+            lambda inst, caps: inst["annotations"][0].pop("category_id"),
+            r'annotations\[0\]: missing "category_id"',
+        ),
+        (
+            lambda inst, caps: inst["annotations"][0].update(category_id=9999),
+            r"annotations\[0\]: unknown category_id 9999",
+        ),
+        (
+            lambda inst, caps: inst["categories"][0].update(name="unicorn"),
+            r'categories\[0\]: "unicorn" is not a COCO class',
+        ),
+        (
+            lambda inst, caps: caps["annotations"][1].update(caption=None),
+            r'annotations\[1\]: "caption" must be a string, got null',
+        ),
         (lambda inst, caps: inst.pop("annotations"), r'top level: missing "annotations"'),
     ],
-)  # fmt: skip
+)
 def test_bad_coco_files(tmp_path, extractor, vocab, caps_boxes, mutate, message):
     d = make_coco_dir(tmp_path / "ann", caps_boxes, vocab)
     inst = json.loads((d / "instances_val2014.json").read_text())

@@ -32,8 +32,12 @@ def official_like(tmp_path, caps_boxes):
     images = sorted((demo.folder / "images").glob("*.png"))
     lines = []
     for k in range(6):
-        rec = {"org_idx": 100 + k, "image_id": int(caps_boxes[k]["id"]), "question": prompts[k % 8],
-               "image": base64.b64encode(images[k].read_bytes()).decode()}  # fmt: skip
+        rec = {
+            "org_idx": 100 + k,
+            "image_id": int(caps_boxes[k]["id"]),
+            "question": prompts[k % 8],
+            "image": base64.b64encode(images[k].read_bytes()).decode(),
+        }
         lines.append(json.dumps(rec))
     path = tmp_path / "obj_halbench_300_with_image.jsonl"
     path.write_text("\n".join(lines) + "\n")
@@ -151,16 +155,51 @@ def test_coco_sample(tmp_path, vocab, caps_boxes, monkeypatch, tiny_model):
 
 
 def test_llava_bench_coco(tmp_path, tiny_model, capsys):
-    questions = [json.loads(x) for x in (get_benchmark("llava-bench-coco").resolve("shipped:data/qa90_questions.jsonl")).read_text().splitlines()]  # fmt: skip
+    questions = [
+        json.loads(x)
+        for x in (get_benchmark("llava-bench-coco").resolve("shipped:data/qa90_questions.jsonl"))
+        .read_text()
+        .splitlines()
+    ]
     ids = sorted({int(q["image"].split(".")[0]) for q in questions})
     assert len(ids) == 30
     images = fake_coco_images(tmp_path / "val2014", ids[:-1])
     with pytest.raises(InputError, match=f"1 of the 30 LLaVA-Bench images are missing: {ids[-1]}"):
         data.prepare("llava-bench-coco", data_dir=tmp_path / "d", coco_images=images)
     fake_coco_images(images, ids[-1:])
-    assert main(["-q", "data", "prepare", "llava-bench-coco", "--coco-images", str(images), "--data-dir", str(tmp_path / "d")]) == 0  # fmt: skip
-    code = main(["-q", "run", "--model", str(tiny_model), "--benchmarks", "llava-bench-coco", "--limit", "3",
-                 "--max-new-tokens", "5", "--data-dir", str(tmp_path / "d"), "--out", str(tmp_path / "o")])  # fmt: skip
+    assert (
+        main(
+            [
+                "-q",
+                "data",
+                "prepare",
+                "llava-bench-coco",
+                "--coco-images",
+                str(images),
+                "--data-dir",
+                str(tmp_path / "d"),
+            ]
+        )
+        == 0
+    )
+    code = main(
+        [
+            "-q",
+            "run",
+            "--model",
+            str(tiny_model),
+            "--benchmarks",
+            "llava-bench-coco",
+            "--limit",
+            "3",
+            "--max-new-tokens",
+            "5",
+            "--data-dir",
+            str(tmp_path / "d"),
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert "not judged (no --judge-model): answers stored" in out

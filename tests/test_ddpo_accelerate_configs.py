@@ -22,7 +22,15 @@ def _launch_env(name: str) -> tuple[dict[str, str], object]:
     processes' environment (accelerate's own argument handling, no process started)."""
     from accelerate.utils.launch import prepare_deepspeed_cmd_env, prepare_multi_gpu_env
 
-    args = launch_command_parser().parse_args(["--config_file", str(PKG / "accelerate" / f"{name}.yaml"), "--num_processes", "2", "train.py"])  # fmt: skip
+    args = launch_command_parser().parse_args(
+        [
+            "--config_file",
+            str(PKG / "accelerate" / f"{name}.yaml"),
+            "--num_processes",
+            "2",
+            "train.py",
+        ]
+    )
     args, defaults, mp_from_config = _validate_launch_command(args)
     if name.startswith("zero"):  # as launch_command() does before deepspeed_launcher()
         fields = list(defaults.deepspeed_config) + (["mixed_precision"] if mp_from_config else [])
@@ -41,7 +49,9 @@ def test_every_key_is_known_to_the_installed_accelerate(name):
     # nested keys are copied onto the launcher's arguments without a check: unknown ones would
     # be silently ignored, so each must be one of `accelerate launch`'s options
     for key in cfg.fsdp_config:
-        assert (key if key.startswith("fsdp") else "fsdp_" + key) in dests, f"{name}: fsdp_config.{key}"  # fmt: skip
+        assert (key if key.startswith("fsdp") else "fsdp_" + key) in dests, (
+            f"{name}: fsdp_config.{key}"
+        )
     for key in cfg.deepspeed_config:
         assert key in dests, f"{name}: deepspeed_config.{key}"
     # the batch geometry (accumulation, micro batch) and clipping come from the DDPO config only

@@ -81,7 +81,9 @@ def test_ln2_at_initialisation(variant):
     w = torch.ones_like(lp)
     w[:, :2] = 0  # prompt positions
     w[:, 5] = get_variant(variant).gamma
-    loss, m = ddpo_loss(lp, lp.clone(), w, n_pairs=3, variant=variant, beta=get_variant(variant).beta)  # fmt: skip
+    loss, m = ddpo_loss(
+        lp, lp.clone(), w, n_pairs=3, variant=variant, beta=get_variant(variant).beta
+    )
     assert loss.item() == LN2 == math.log(2)
     assert m["rewards/margins"] == 0 and m["rewards/accuracies"] == 0.0  # strict comparison
 
@@ -98,19 +100,38 @@ def _trl_loss(pol, ref, mask, beta, loss_type):
         gather = gather_for_metrics = staticmethod(lambda x: x)
 
     t = DPOTrainer.__new__(DPOTrainer)
-    t.__dict__.update(model=SimpleNamespace(training=True), accelerator=Acc(), aux_loss_enabled=False,
-                      ld_alpha=None, precompute_ref_logps=True, f_divergence_type="reverse_kl",
-                      loss_types=[loss_type], loss_weights=[1.0], beta=beta, use_weighting=False,
-                      _metrics={"train": defaultdict(list)}, _total_train_tokens=0, _tp_size=1)  # fmt: skip
+    t.__dict__.update(
+        model=SimpleNamespace(training=True),
+        accelerator=Acc(),
+        aux_loss_enabled=False,
+        ld_alpha=None,
+        precompute_ref_logps=True,
+        f_divergence_type="reverse_kl",
+        loss_types=[loss_type],
+        loss_weights=[1.0],
+        beta=beta,
+        use_weighting=False,
+        _metrics={"train": defaultdict(list)},
+        _total_train_tokens=0,
+        _tp_size=1,
+    )
     n = pol.shape[0] // 2
     width = pol.shape[1]
     completion = torch.cat([torch.zeros((2 * n, 1), dtype=torch.long), mask.long()], dim=1)
-    out = SimpleNamespace(log_probs=pol * mask, entropy=torch.zeros_like(pol),
-                          mean_logits=torch.zeros_like(pol), is_top1=torch.zeros_like(pol, dtype=torch.bool))  # fmt: skip
+    out = SimpleNamespace(
+        log_probs=pol * mask,
+        entropy=torch.zeros_like(pol),
+        mean_logits=torch.zeros_like(pol),
+        is_top1=torch.zeros_like(pol, dtype=torch.bool),
+    )
     ref_sums = (ref * mask).sum(1)
-    inputs = {"input_ids": torch.zeros((2 * n, width + 1), dtype=torch.long),
-              "attention_mask": torch.ones((2 * n, width + 1), dtype=torch.long),
-              "completion_mask": completion, "ref_chosen_logps": ref_sums[:n], "ref_rejected_logps": ref_sums[n:]}  # fmt: skip
+    inputs = {
+        "input_ids": torch.zeros((2 * n, width + 1), dtype=torch.long),
+        "attention_mask": torch.ones((2 * n, width + 1), dtype=torch.long),
+        "completion_mask": completion,
+        "ref_chosen_logps": ref_sums[:n],
+        "ref_rejected_logps": ref_sums[n:],
+    }
     return t._compute_loss(lambda **kw: out, inputs, False), t._metrics["train"]
 
 

@@ -23,8 +23,13 @@ def _write(path: Path, rows: list[dict]) -> Path:
 
 
 def _row(rid: str, **kw) -> dict:
-    base = {"id": rid, "image": str(IMAGES / "clock.png"), "question": "Describe the image.",
-            "chosen": "A round white clock on the wall.", "rejected": "A round white plate on the wall."}  # fmt: skip
+    base = {
+        "id": rid,
+        "image": str(IMAGES / "clock.png"),
+        "question": "Describe the image.",
+        "chosen": "A round white clock on the wall.",
+        "rejected": "A round white plate on the wall.",
+    }
     return {**base, **kw}
 
 
@@ -38,22 +43,40 @@ def test_bundled_toy_set_loads():
 
 def test_bad_records_fail_or_skip_never_silently(tmp_path):
     (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
-    rows = [_row("ok"), _row("noimg", image="missing.png"), _row("empty", chosen="  "),
-            _row("same", rejected="A round white clock on the wall."), _row("corrupt", image="broken.png")]  # fmt: skip
+    rows = [
+        _row("ok"),
+        _row("noimg", image="missing.png"),
+        _row("empty", chosen="  "),
+        _row("same", rejected="A round white clock on the wall."),
+        _row("corrupt", image="broken.png"),
+    ]
     path = _write(tmp_path / "p.jsonl", rows)
     with pytest.raises(InputError) as err:
         load_preferences(path)
     msg = str(err.value)
     assert "4 bad record(s)" in msg
-    for rid, why in [("noimg", "missing image"), ("empty", "empty chosen"), ("same", "identical"), ("corrupt", "unreadable image")]:  # fmt: skip
+    for rid, why in [
+        ("noimg", "missing image"),
+        ("empty", "empty chosen"),
+        ("same", "identical"),
+        ("corrupt", "unreadable image"),
+    ]:
         assert rid in msg and why in msg
     data = load_preferences(path, bad_records="skip")
     assert [r.id for r in data.records] == ["ok"]
-    assert [(b.id, b.where.rsplit(":", 1)[1]) for b in data.bad] == [("noimg", "2"), ("empty", "3"), ("same", "4"), ("corrupt", "5")]  # fmt: skip
+    assert [(b.id, b.where.rsplit(":", 1)[1]) for b in data.bad] == [
+        ("noimg", "2"),
+        ("empty", "3"),
+        ("same", "4"),
+        ("corrupt", "5"),
+    ]
 
 
 def test_malformed_jsonl_names_line_and_field(tmp_path):
-    path = _write(tmp_path / "p.jsonl", [_row("a"), {"id": "b", "image": "x.png", "question": "q", "rejected": "r"}])  # fmt: skip
+    path = _write(
+        tmp_path / "p.jsonl",
+        [_row("a"), {"id": "b", "image": "x.png", "question": "q", "rejected": "r"}],
+    )
     with pytest.raises(InputError, match=r'p\.jsonl:2: missing "chosen"'):
         load_preferences(path)
     path = _write(tmp_path / "q.jsonl", [_row("a"), _row("a")])
@@ -65,13 +88,23 @@ def test_rlhfv_parquet_and_hf_directory(tmp_path):
     pa = pytest.importorskip("pyarrow")
     pq = pytest.importorskip("pyarrow.parquet")
     png = (IMAGES / "clock.png").read_bytes()
-    text = [json.dumps({"question": "Describe.", "chosen": f"A clock {k}.", "rejected": f"A plate {k}."}) for k in range(3)]  # fmt: skip
-    table = pa.table({
-        "ds_name": ["RLHF-V-Dataset"] * 3,
-        "image": [{"bytes": png, "path": None}] * 2 + [{"bytes": None, "path": None}],
-        "text": text, "origin_dataset": ["x"] * 3, "origin_split": ["{}"] * 3, "idx": [0, 1, 2],
-        "image_path": ["a", "b", "c"],
-    })  # fmt: skip
+    text = [
+        json.dumps(
+            {"question": "Describe.", "chosen": f"A clock {k}.", "rejected": f"A plate {k}."}
+        )
+        for k in range(3)
+    ]
+    table = pa.table(
+        {
+            "ds_name": ["RLHF-V-Dataset"] * 3,
+            "image": [{"bytes": png, "path": None}] * 2 + [{"bytes": None, "path": None}],
+            "text": text,
+            "origin_dataset": ["x"] * 3,
+            "origin_split": ["{}"] * 3,
+            "idx": [0, 1, 2],
+            "image_path": ["a", "b", "c"],
+        }
+    )
     pq.write_table(table, tmp_path / "RLHF-V-Dataset.parquet")
     data = load_preferences(tmp_path / "RLHF-V-Dataset.parquet", bad_records="skip")
     assert [r.id for r in data.records] == ["RLHF-V-Dataset:0", "RLHF-V-Dataset:1"]
@@ -80,20 +113,30 @@ def test_rlhfv_parquet_and_hf_directory(tmp_path):
         0
     ].reason
     datasets = pytest.importorskip("datasets")
-    ds = datasets.Dataset.from_dict({
-        "image": [{"bytes": png, "path": None}] * 2, "question": ["Q1", "Q2"],
-        "chosen": ["A clock.", "A cup."], "rejected": ["A plate.", "A bowl."], "idx": [5, 6],
-    }).cast_column("image", datasets.Image())  # fmt: skip
+    ds = datasets.Dataset.from_dict(
+        {
+            "image": [{"bytes": png, "path": None}] * 2,
+            "question": ["Q1", "Q2"],
+            "chosen": ["A clock.", "A cup."],
+            "rejected": ["A plate.", "A bowl."],
+            "idx": [5, 6],
+        }
+    ).cast_column("image", datasets.Image())
     ds.save_to_disk(str(tmp_path / "hf"))
     hf = load_preferences(tmp_path / "hf")
-    assert [(r.id, r.question, r.rejected) for r in hf.records] == [("5", "Q1", "A plate."), ("6", "Q2", "A bowl.")]  # fmt: skip
+    assert [(r.id, r.question, r.rejected) for r in hf.records] == [
+        ("5", "Q1", "A plate."),
+        ("6", "Q2", "A bowl."),
+    ]
     assert hf.records[0].image_digest() == data.records[0].image_digest()  # bytes kept as stored
 
 
 # ---------------------------------------------------------------- config
 def test_config_errors_are_clear(tmp_path):
     ok = {"model": "m", "data": "d"}
-    with pytest.raises(InputError, match=r"unknown field 'learnig_rate' \(did you mean 'learning_rate'\?\)"):  # fmt: skip
+    with pytest.raises(
+        InputError, match=r"unknown field 'learnig_rate' \(did you mean 'learning_rate'\?\)"
+    ):
         from_dict({**ok, "learnig_rate": 1e-5}, "c.yaml")
     with pytest.raises(InputError, match=r"loss: expected 'ddpo-paper' \| 'ddpo-sum' \| 'dpo'"):
         from_dict({**ok, "loss": "ddpo"})
@@ -116,16 +159,27 @@ def test_shipped_configs_validate():
     tiny = load_config(PKG / "configs" / "tiny.yaml")
     assert Path(tiny.data) == TINY_PREFS.resolve() and tiny.build_tiny_if_missing
     paper = load_config(PKG / "configs" / "rlhfv-paper.yaml")
-    assert (paper.loss, paper.resolved(), paper.learning_rate, paper.global_batch_size, paper.epochs,
-            paper.warmup_ratio, paper.mixed_precision) == ("ddpo-paper", (0.5, 5.0), 5e-7, 32, 7, 0.1, "bf16")  # fmt: skip
+    assert (
+        paper.loss,
+        paper.resolved(),
+        paper.learning_rate,
+        paper.global_batch_size,
+        paper.epochs,
+        paper.warmup_ratio,
+        paper.mixed_precision,
+    ) == ("ddpo-paper", (0.5, 5.0), 5e-7, 32, 7, 0.1, "bf16")
     from accelerate.commands.config.config_args import load_config_from_file
 
     kinds = {}
     for name in ("ddp", "fsdp", "zero2", "zero3"):
         c = load_config_from_file(str(PKG / "configs" / "accelerate" / f"{name}.yaml"))
         kinds[name] = (str(c.distributed_type).rsplit(".", 1)[-1], c.mixed_precision)
-    assert kinds == {"ddp": ("MULTI_GPU", "bf16"), "fsdp": ("FSDP", "bf16"),
-                     "zero2": ("DEEPSPEED", "bf16"), "zero3": ("DEEPSPEED", "bf16")}  # fmt: skip
+    assert kinds == {
+        "ddp": ("MULTI_GPU", "bf16"),
+        "fsdp": ("FSDP", "bf16"),
+        "zero2": ("DEEPSPEED", "bf16"),
+        "zero3": ("DEEPSPEED", "bf16"),
+    }
 
 
 # ---------------------------------------------------------------- inputs
@@ -196,8 +250,10 @@ def test_reference_cache_roundtrip_validation_and_resume(tmp_path, tiny_bits):
 
     def compute(lo, hi):
         calls.append((lo, hi))
-        return ([[float(i + t) for t in range(len(pairs[i].chosen_ids))] for i in range(lo, hi)],
-                [[-float(i + t) for t in range(len(pairs[i].rejected_ids))] for i in range(lo, hi)])  # fmt: skip
+        return (
+            [[float(i + t) for t in range(len(pairs[i].chosen_ids))] for i in range(lo, hi)],
+            [[-float(i + t) for t in range(len(pairs[i].rejected_ids))] for i in range(lo, hi)],
+        )
 
     meta = {"model_fingerprint": "sha256:abc", "data_checksum": "x", "encode": {"max_length": None}}
     d = tmp_path / "c"
@@ -212,7 +268,9 @@ def test_reference_cache_roundtrip_validation_and_resume(tmp_path, tiny_bits):
     assert calls == [(2, 4)] and stats == {"shards": 3, "computed": 1, "reused": 2} and c2 == c
     assert (d / "shard-00001.safetensors").read_bytes() == first
     with pytest.raises(InputError, match="made with model_fingerprint='sha256:abc'"):
-        refcache.load_or_compute(d, {**meta, "model_fingerprint": "sha256:other"}, pairs, compute, shard_size=2)  # fmt: skip
+        refcache.load_or_compute(
+            d, {**meta, "model_fingerprint": "sha256:other"}, pairs, compute, shard_size=2
+        )
     pairs[3].rejected_ids = pairs[3].rejected_ids[:-1]
     with pytest.raises(InputError, match="row 3: cached rejected token ids differ"):
         refcache.load_or_compute(d, meta, pairs, compute, shard_size=2)
@@ -236,7 +294,10 @@ def test_full_sequence_diff_scope(tiny_bits):
     full = Encoder(enc.processor, enc.settings, DiffSettings(scope="full"))
     for rec in recs[:6]:
         a, b = enc.encode_pair(rec), full.encode_pair(rec)
-        assert (a.chosen_corrected, a.rejected_corrected) == (b.chosen_corrected, b.rejected_corrected)  # fmt: skip
+        assert (a.chosen_corrected, a.rejected_corrected) == (
+            b.chosen_corrected,
+            b.rejected_corrected,
+        )
         prompt = enc.prompt_inputs(rec)["input_ids"][0].tolist()
         off = len(prompt) - 1
         rp, cp = corrected_positions((prompt + a.rejected_ids)[1:], (prompt + a.chosen_ids)[1:])
@@ -249,7 +310,11 @@ def test_full_scope_keeps_a_short_common_start_unweighted(tiny_bits):
 
     from reference_models.rlhfv.inputs import DiffSettings, Encoder
 
-    rec = replace(recs[0], chosen="The image shows a red stop sign.", rejected="The picture has a dog and a cat.")  # fmt: skip
+    rec = replace(
+        recs[0],
+        chosen="The image shows a red stop sign.",
+        rejected="The picture has a dog and a cat.",
+    )
     a = enc.encode_pair(rec)
     b = Encoder(enc.processor, enc.settings, DiffSettings(scope="full")).encode_pair(rec)
     shared = next(

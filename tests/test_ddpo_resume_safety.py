@@ -21,8 +21,22 @@ torch = pytest.importorskip("torch")
 
 
 def _train(out: Path, model: Path, cache: Path, *extra: str) -> int:
-    args = ["-q", "train", "ddpo", "--config", str(TINY), "--output-dir", str(out),
-            "--set", f"model={model}", "--set", f"ref_cache_dir={cache}", "--set", "tensorboard=false", *extra]  # fmt: skip
+    args = [
+        "-q",
+        "train",
+        "ddpo",
+        "--config",
+        str(TINY),
+        "--out",
+        str(out),
+        "--set",
+        f"model={model}",
+        "--set",
+        f"ref_cache_dir={cache}",
+        "--set",
+        "tensorboard=false",
+        *extra,
+    ]
     return main(args)
 
 
@@ -102,7 +116,9 @@ def test_checkpoint_layout_and_modes(run):
     os.umask(umask)
     want = 0o666 & ~umask
     written = [ck / f for f in files] + [out / "train_record.json", out / "train_log.jsonl"]
-    assert {str(p): oct(p.stat().st_mode & 0o777) for p in written} == {str(p): oct(want) for p in written}  # fmt: skip
+    assert {str(p): oct(p.stat().st_mode & 0o777) for p in written} == {
+        str(p): oct(want) for p in written
+    }
 
 
 def _checkpoint_files(out: Path) -> list[str]:
@@ -111,12 +127,19 @@ def _checkpoint_files(out: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("form", ["raw-pickle", "torch-zip"])
-def test_a_crafted_pickle_in_any_checkpoint_file_runs_nothing(form, run, tiny_model, tmp_path, capsys):  # fmt: skip
+def test_a_crafted_pickle_in_any_checkpoint_file_runs_nothing(
+    form, run, tiny_model, tmp_path, capsys
+):
     out, base = run
     # accelerate's pickled custom state (the reported attack) first; then every file there is
     names = ["custom_checkpoint_0.pkl", "scheduler.bin"]
     names += [n for n in _checkpoint_files(out) if n not in names]
-    assert {"model.safetensors", "optimizer.bin", "random_states_0.pkl", "trainer_state.json"} <= set(names)  # fmt: skip
+    assert {
+        "model.safetensors",
+        "optimizer.bin",
+        "random_states_0.pkl",
+        "trainer_state.json",
+    } <= set(names)
     for name in names:
         work = tmp_path / name.replace("/", "_")
         shutil.copytree(out, work)
@@ -135,7 +158,9 @@ def test_a_crafted_pickle_in_any_checkpoint_file_runs_nothing(form, run, tiny_mo
         assert not (work / "model.safetensors").exists()  # nothing trained
 
 
-def test_latest_refuses_a_crafted_newest_checkpoint_rather_than_skipping_it(run, tiny_model, tmp_path, capsys):  # fmt: skip
+def test_latest_refuses_a_crafted_newest_checkpoint_rather_than_skipping_it(
+    run, tiny_model, tmp_path, capsys
+):
     out, base = run
     work = tmp_path / "w"
     shutil.copytree(out, work)
@@ -184,11 +209,17 @@ def _killed_save(ck: Path) -> None:
     _truncate(tmp)
 
 
-DAMAGE = {"truncated-safetensors": _truncate, "missing-state": _drop_state, "killed-save": _killed_save}  # fmt: skip
+DAMAGE = {
+    "truncated-safetensors": _truncate,
+    "missing-state": _drop_state,
+    "killed-save": _killed_save,
+}
 
 
 @pytest.mark.parametrize("damage", list(DAMAGE))
-def test_latest_skips_an_incomplete_newest_checkpoint_and_matches_the_full_run(damage, run, tiny_model, tmp_path, capsys):  # fmt: skip
+def test_latest_skips_an_incomplete_newest_checkpoint_and_matches_the_full_run(
+    damage, run, tiny_model, tmp_path, capsys
+):
     from safetensors.torch import load_file
 
     out, base = run
@@ -209,11 +240,16 @@ def test_latest_skips_an_incomplete_newest_checkpoint_and_matches_the_full_run(d
     assert sorted(p.name for p in (work / "checkpoints").iterdir()) == ["step-16", "step-8"]
     state = json.loads((ck / "trainer_state.json").read_text())
     assert state["step"] == 16
-    assert state["files"] == json.loads((out / "checkpoints" / "step-16" / "trainer_state.json").read_text())["files"]  # fmt: skip
+    assert (
+        state["files"]
+        == json.loads((out / "checkpoints" / "step-16" / "trainer_state.json").read_text())["files"]
+    )
 
 
 @pytest.mark.parametrize("damage", ["truncated-safetensors", "missing-state"])
-def test_a_damaged_checkpoint_named_explicitly_is_a_one_line_error(damage, run, tiny_model, tmp_path, capsys):  # fmt: skip
+def test_a_damaged_checkpoint_named_explicitly_is_a_one_line_error(
+    damage, run, tiny_model, tmp_path, capsys
+):
     out, base = run
     work = tmp_path / "w"
     shutil.copytree(out, work)

@@ -19,8 +19,22 @@ pytest.importorskip("accelerate")
 
 
 def _train(out: Path, model: Path, cache: Path, *extra: str) -> Path:
-    args = ["-q", "train", "ddpo", "--config", str(TINY), "--output-dir", str(out),
-            "--set", f"model={model}", "--set", f"ref_cache_dir={cache}", "--set", "tensorboard=false", *extra]  # fmt: skip
+    args = [
+        "-q",
+        "train",
+        "ddpo",
+        "--config",
+        str(TINY),
+        "--out",
+        str(out),
+        "--set",
+        f"model={model}",
+        "--set",
+        f"ref_cache_dir={cache}",
+        "--set",
+        "tensorboard=false",
+        *extra,
+    ]
     assert main(args) == 0
     return out
 
@@ -46,11 +60,21 @@ def test_training_lowers_loss_and_raises_reward_accuracy(trained):
     assert mean(last, "loss") < mean(first, "loss") - 0.1
     assert mean(last, "rewards/accuracies") > mean(first, "rewards/accuracies") + 0.5
     assert mean(last, "rewards/margins") > 0.2
-    assert mean(last, "logps/chosen") - mean(last, "logps/ref_chosen") > mean(last, "logps/rejected") - mean(last, "logps/ref_rejected")  # fmt: skip
+    assert mean(last, "logps/chosen") - mean(last, "logps/ref_chosen") > mean(
+        last, "logps/rejected"
+    ) - mean(last, "logps/ref_rejected")
     rec = json.loads((out / "train_record.json").read_text())
-    assert rec["resolved"] == {"loss": "ddpo-paper", "beta": 0.5, "gamma": 5.0, "mixed_precision": "no",
-                               "processes": 1, "gradient_accumulation_steps": 2, "steps": 24,
-                               "distributed_type": "NO", "frozen_unused_parameters": []}  # fmt: skip
+    assert rec["resolved"] == {
+        "loss": "ddpo-paper",
+        "beta": 0.5,
+        "gamma": 5.0,
+        "mixed_precision": "no",
+        "processes": 1,
+        "gradient_accumulation_steps": 2,
+        "steps": 24,
+        "distributed_type": "NO",
+        "frozen_unused_parameters": [],
+    }
     assert rec["data"]["n_pairs"] == 24 and len(rec["data"]["checksum"]) == 64
     assert rec["base_model"]["fingerprint"].startswith("sha256:")
     assert rec["loss_curve"]["last_loss"] == rows[-1]["loss"]
@@ -64,7 +88,12 @@ def test_pinned_loss_curve(trained):
     out, _ = trained
     losses = [round(r["loss"], 6) for r in _log(out)]
     if not PINNED.exists():
-        PINNED.write_text(json.dumps({"config": "reference_models/rlhfv/configs/tiny.yaml", "loss": losses}, indent=1) + "\n")  # fmt: skip
+        PINNED.write_text(
+            json.dumps(
+                {"config": "reference_models/rlhfv/configs/tiny.yaml", "loss": losses}, indent=1
+            )
+            + "\n"
+        )
         pytest.skip("pinned the curve (first run)")
     pinned = json.loads(PINNED.read_text())["loss"]
     assert losses == pytest.approx(pinned, abs=2e-4)
@@ -96,7 +125,12 @@ def test_resume_gives_the_same_final_weights(trained, tiny_model):
 
 def test_trained_checkpoint_is_scored_by_halbench_run(trained, tmp_path):
     out, _ = trained
-    assert main(["-q", "run", "--model", str(out), "--benchmarks", "demo", "--out", str(tmp_path / "r")]) == 0  # fmt: skip
+    assert (
+        main(
+            ["-q", "run", "--model", str(out), "--benchmarks", "demo", "--out", str(tmp_path / "r")]
+        )
+        == 0
+    )
     res = json.loads((tmp_path / "r" / "demo" / "result.json").read_text())
     assert res["n_items"] == 6 and res["n_scored"] == 6
 
@@ -106,8 +140,21 @@ def test_lora_new_gamma_reuses_the_reference_cache_and_bad_config(
 ):
     pytest.importorskip("peft")
     _, base = trained
-    out = _train(tmp_path / "lora", tiny_model, base / "ref", "--set", "lora=true", "--set", "lora_r=4",
-                 "--set", "max_steps=3", "--set", "learning_rate=0.01", "--set", "gamma=2")  # fmt: skip
+    out = _train(
+        tmp_path / "lora",
+        tiny_model,
+        base / "ref",
+        "--set",
+        "lora=true",
+        "--set",
+        "lora_r=4",
+        "--set",
+        "max_steps=3",
+        "--set",
+        "learning_rate=0.01",
+        "--set",
+        "gamma=2",
+    )
     rec = json.loads((out / "train_record.json").read_text())
     assert rec["resolved"]["gamma"] == 2.0
     assert (rec["reference_cache"]["computed"], rec["reference_cache"]["reused"]) == (0, 1)
@@ -118,7 +165,17 @@ def test_lora_new_gamma_reuses_the_reference_cache_and_bad_config(
     assert _log(out)[-1]["step"] == 3
     code = main(["-q", "train", "ddpo", "--config", "tiny", "--set", "gama=2"])  # shipped, by name
     assert code == 1 and "unknown field 'gama' (did you mean 'gamma'?)" in capsys.readouterr().err
-    again = ["-q", "train", "ddpo", "--config", "tiny", "--output-dir", str(out), "--set", f"model={tiny_model}"]  # fmt: skip
+    again = [
+        "-q",
+        "train",
+        "ddpo",
+        "--config",
+        "tiny",
+        "--out",
+        str(out),
+        "--set",
+        f"model={tiny_model}",
+    ]
     assert main(again) == 1 and "already holds a run" in capsys.readouterr().err
 
 
@@ -133,18 +190,59 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _launch(launcher: list[str], script: list[str], out: Path, model: Path, cache: Path, *extra: str, env: dict | None = None):  # fmt: skip
+def _launch(
+    launcher: list[str],
+    script: list[str],
+    out: Path,
+    model: Path,
+    cache: Path,
+    *extra: str,
+    env: dict | None = None,
+):
     """``accelerate launch`` 2 CPU processes (gloo). ``--cpu`` would start ONE process (accelerate's
     simple launcher): the multi-process launcher with ACCELERATE_USE_CPU=true starts two."""
     import os
     import subprocess
     import sys
 
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", *launcher, "--num_processes", "2",
-           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(_free_port()),
-           *script, "-q", "train", "ddpo", "--config", str(TINY), "--output-dir", str(out),
-           "--set", f"model={model}", "--set", f"ref_cache_dir={cache}", "--set", "tensorboard=false", *extra]  # fmt: skip
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "ACCELERATE_USE_CPU": "true", **(env or {})}  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        *launcher,
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        str(_free_port()),
+        *script,
+        "-q",
+        "train",
+        "ddpo",
+        "--config",
+        str(TINY),
+        "--out",
+        str(out),
+        "--set",
+        f"model={model}",
+        "--set",
+        f"ref_cache_dir={cache}",
+        "--set",
+        "tensorboard=false",
+        *extra,
+    ]
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "OMP_NUM_THREADS": "1",
+        "ACCELERATE_USE_CPU": "true",
+        **(env or {}),
+    }
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=False)
     errors = [x for x in proc.stderr.splitlines() if "Error" in x or "error:" in x]
     assert proc.returncode == 0, "\n".join(errors[-10:]) + proc.stderr[-2000:]
@@ -155,7 +253,15 @@ def _launch(launcher: list[str], script: list[str], out: Path, model: Path, cach
 def test_accelerate_launch_two_processes_matches_one(trained, tiny_model, tmp_path):
     """DDP (gloo, 2 CPU processes, 4 pairs each) == 1 process with 2 accumulation steps."""
     out, base = trained
-    rec = _launch(["--multi_gpu"], ["-m", "halbench"], tmp_path / "ddp", tiny_model, tmp_path / "ref", "--set", "save_steps=0")  # fmt: skip
+    rec = _launch(
+        ["--multi_gpu"],
+        ["-m", "halbench"],
+        tmp_path / "ddp",
+        tiny_model,
+        tmp_path / "ref",
+        "--set",
+        "save_steps=0",
+    )
     assert (rec["resolved"]["processes"], rec["resolved"]["gradient_accumulation_steps"]) == (2, 1)
     assert rec["resolved"]["distributed_type"] == "MULTI_CPU"
     one = [r["loss"] for r in _log(out)]
@@ -195,10 +301,19 @@ def test_sharded_two_cpu_processes_match_one_resume_and_save_a_full_checkpoint(
 
     kind, env = SHARDED[name]
     out, base = trained
-    launcher = ["--config_file", str(ACC / f"{name}.yaml")], [str(Path(__file__).parent / "cpu_dist_launch.py")]  # fmt: skip
+    launcher = (
+        ["--config_file", str(ACC / f"{name}.yaml")],
+        [str(Path(__file__).parent / "cpu_dist_launch.py")],
+    )
     run = tmp_path / name
     report = tmp_path / "prepared"
-    rec = _launch(*launcher, run, tiny_model, tmp_path / "ref", env={**env, "HALBENCH_TEST_DIST_REPORT": str(report)})  # fmt: skip
+    rec = _launch(
+        *launcher,
+        run,
+        tiny_model,
+        tmp_path / "ref",
+        env={**env, "HALBENCH_TEST_DIST_REPORT": str(report)},
+    )
     assert rec["resolved"]["distributed_type"] == kind
     assert (rec["resolved"]["processes"], rec["resolved"]["gradient_accumulation_steps"]) == (2, 1)
     for row in _dist_report(report):  # each rank holds half, not a replica
@@ -216,7 +331,10 @@ def test_sharded_two_cpu_processes_match_one_resume_and_save_a_full_checkpoint(
     # leaves it anyway (no gradient); otherwise FSDP2 refuses to resume (no optimizer state)
     frozen = rec["resolved"]["frozen_unused_parameters"]
     assert frozen and all("vision_tower" in n for n in frozen)
-    base_w, a = load_file(Path(tiny_model) / "model.safetensors"), load_file(out / "model.safetensors")  # fmt: skip
+    base_w, a = (
+        load_file(Path(tiny_model) / "model.safetensors"),
+        load_file(out / "model.safetensors"),
+    )
     saved = [n.removeprefix("model.") for n in frozen]  # checkpoint keys: vision_tower.*
     assert set(saved) <= set(a)
     assert all(torch.equal(base_w[n], a[n]) for n in saved)
@@ -236,14 +354,23 @@ def test_sharded_two_cpu_processes_match_one_resume_and_save_a_full_checkpoint(
     resumed = tmp_path / "resumed"
     shutil.copytree(run, resumed)
     (resumed / "model.safetensors").unlink()
-    rec2 = _launch(*launcher, resumed, tiny_model, tmp_path / "ref", "--resume-from", "latest", env=env)  # fmt: skip
+    rec2 = _launch(
+        *launcher, resumed, tiny_model, tmp_path / "ref", "--resume-from", "latest", env=env
+    )
     assert rec2["resumed_from"] == str(resumed / "checkpoints" / "step-16")
     assert rec2["reference_cache"]["reused"] == 1
     c = load_file(resumed / "model.safetensors")
     assert max((b[k] - c[k]).abs().max().item() for k in b) < 1e-6
-    assert [r["loss"] for r in _log(resumed)] == pytest.approx([r["loss"] for r in _log(run)], abs=1e-7)  # fmt: skip
+    assert [r["loss"] for r in _log(resumed)] == pytest.approx(
+        [r["loss"] for r in _log(run)], abs=1e-7
+    )
     # and halbench run loads and scores the checkpoint
-    assert main(["-q", "run", "--model", str(run), "--benchmarks", "demo", "--out", str(tmp_path / "r")]) == 0  # fmt: skip
+    assert (
+        main(
+            ["-q", "run", "--model", str(run), "--benchmarks", "demo", "--out", str(tmp_path / "r")]
+        )
+        == 0
+    )
     res = json.loads((tmp_path / "r" / "demo" / "result.json").read_text())
     assert res["n_items"] == 6 and res["n_scored"] == 6
 
@@ -253,8 +380,17 @@ def test_bf16_training_on_gpu_starts_at_ln2(tiny_model, tmp_path):
     torch = pytest.importorskip("torch")
     if not (torch.cuda.is_available() and torch.cuda.is_bf16_supported()):
         pytest.skip("needs a CUDA GPU with bf16")
-    out = _train(tmp_path / "gpu", tiny_model, tmp_path / "ref", "--set", "mixed_precision=auto",
-                 "--set", "max_steps=4", "--set", "save_steps=0")  # fmt: skip
+    out = _train(
+        tmp_path / "gpu",
+        tiny_model,
+        tmp_path / "ref",
+        "--set",
+        "mixed_precision=auto",
+        "--set",
+        "max_steps=4",
+        "--set",
+        "save_steps=0",
+    )
     rows = _log(out)
     rec = json.loads((out / "train_record.json").read_text())
     assert rec["resolved"]["mixed_precision"] == "bf16"

@@ -92,15 +92,21 @@ BAD = [
     # (file content, error text after "<file>:") -- each names the line
     ('[{"a": 1},\n {"b": 2}\n', r"3: invalid JSON \(truncated file\?\): Expecting ',' delimiter"),
     ('[{"a": 1},\n "text"]', r"2: item 2: expected a JSON object, got a string"),
-    ("[1, 2]\n[3, 4]\n", r"2: invalid JSON \(a JSON array followed by more text; JSONL lines must be objects\)"),
+    (
+        "[1, 2]\n[3, 4]\n",
+        r"2: invalid JSON \(a JSON array followed by more text; JSONL lines must be objects\)",
+    ),
     ('{"a": 1,, }\n{"b": 2}\n', r"1: invalid JSON: Expecting property name .* at column 9"),
-    ('{"a": 1, "b"\n{"b": 2}\n', r"1: invalid JSON \(truncated line\?\): Expecting ':' delimiter at column 13"),
+    (
+        '{"a": 1, "b"\n{"b": 2}\n',
+        r"1: invalid JSON \(truncated line\?\): Expecting ':' delimiter at column 13",
+    ),
     ('{"a": 1}\n{"b": \n', r"2: invalid JSON \(truncated line\?\)"),
     ('{"a": 1}\n[1]\n', r"2: expected a JSON object, got an array"),
     ('{\n "a": 1,\n "b": \n}\n', r"4: invalid JSON: Expecting value at column 1"),
     ('{\n "a": [1,\n', r"3: invalid JSON \(truncated file\?\)"),
     ('"just a string"\n', r"1: expected a JSON object, got a string"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("content", "message"), BAD, ids=[str(i) for i in range(len(BAD))])
@@ -144,8 +150,10 @@ def test_answer_lines(tmp_path):
 
 @pytest.mark.parametrize(("fmt", "suffix"), CASES, ids=IDS)
 def test_object_halbench_answers(tmp_path, fmt, suffix):
-    recs = [{"image_id": 1, "question": "q", "text": "Assistant: a dog"},
-            {"image_id": 2, "question": "q", "text": "a cat"}]  # fmt: skip
+    recs = [
+        {"image_id": 1, "question": "q", "text": "Assistant: a dog"},
+        {"image_id": 2, "question": "q", "text": "a cat"},
+    ]
     got = load_object_halbench_answers(write(tmp_path, f"a{suffix}", FORMATS[fmt](recs)))
     assert [(a.image_id, a.answer) for a in got] == [(1, "a dog"), (2, "a cat")]
     assert got[1].line == {"jsonl": 2, "pretty array": 7, "compact array": 1}[fmt]
@@ -207,9 +215,14 @@ def test_mmhal_answers(tmp_path, fmt, suffix):
 
 @pytest.mark.parametrize(
     "loader",
-    [load_object_halbench_answers, load_predictions, lambda p: load_responses(p, 10), load_mmhal_answers],
+    [
+        load_object_halbench_answers,
+        load_predictions,
+        lambda p: load_responses(p, 10),
+        load_mmhal_answers,
+    ],
     ids=["objhal", "vqav2", "amber", "mmhal"],
-)  # fmt: skip
+)
 def test_one_multiline_object_is_refused_clearly(tmp_path, loader):
     p = write(tmp_path, "x.jsonl", '{\n "question_id": 1,\n "id": 1\n}\n')
     with pytest.raises(InputError, match=r"x\.jsonl: expected .*(got one JSON object|imgToEval)"):
@@ -218,9 +231,14 @@ def test_one_multiline_object_is_refused_clearly(tmp_path, loader):
 
 @pytest.mark.parametrize(
     "loader",
-    [load_object_halbench_answers, load_predictions, lambda p: load_responses(p, 10), load_mmhal_answers],
+    [
+        load_object_halbench_answers,
+        load_predictions,
+        lambda p: load_responses(p, 10),
+        load_mmhal_answers,
+    ],
     ids=["objhal", "vqav2", "amber", "mmhal"],
-)  # fmt: skip
+)
 def test_empty_file(tmp_path, loader):
     p = write(tmp_path, "e.json", "")
     with pytest.raises(InputError, match=r"(no answers|no responses|0 answers for 96)"):

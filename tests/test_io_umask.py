@@ -47,15 +47,25 @@ def test_outputs_follow_the_umask(tmp_path, umask, file_mode, dir_mode):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
     done = subprocess.run(
         [sys.executable, "-c", SCRIPT, umask, str(tmp_path), str(ENTRIES)],
-        capture_output=True, text=True, env=env, timeout=300, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     modes = {k: int(v, 8) for k, v in json.loads(done.stdout.splitlines()[-1]).items()}
     modes.pop("answers-in.jsonl")  # written by the test
     wanted = [
-        "out/demo/answers.jsonl", "out/demo/result.json", "site", "site/index.html",
-        "site/assets/style.css", "site/models", "site/records", "plain.txt",
-    ]  # fmt: skip
+        "out/demo/answers.jsonl",
+        "out/demo/result.json",
+        "site",
+        "site/index.html",
+        "site/assets/style.css",
+        "site/models",
+        "site/records",
+        "plain.txt",
+    ]
     assert all(w in modes for w in wanted), sorted(modes)
     assert any(k.startswith("site/models/") for k in modes)
     assert any(k.startswith("site/records/") for k in modes)

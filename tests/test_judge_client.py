@@ -22,13 +22,29 @@ def server(monkeypatch):
 
 
 def reqs(n, prefix="item"):
-    return [JudgeRequest(str(i), [{"role": "system", "content": "You judge."}, {"role": "user", "content": f"{prefix} {i}"}],
-                         {"temperature": 0.2, "max_tokens": 32}) for i in range(n)]  # fmt: skip
+    return [
+        JudgeRequest(
+            str(i),
+            [
+                {"role": "system", "content": "You judge."},
+                {"role": "user", "content": f"{prefix} {i}"},
+            ],
+            {"temperature": 0.2, "max_tokens": 32},
+        )
+        for i in range(n)
+    ]
 
 
 def client(server, tmp_path, **kw):
-    cfg = dict(model="gpt-4o-mini", base_url=server.url, cache_dir=tmp_path / "cache", log_path=tmp_path / "calls.jsonl",
-               backoff_base=0.01, backoff_max=0.05, concurrency=8)  # fmt: skip
+    cfg = dict(
+        model="gpt-4o-mini",
+        base_url=server.url,
+        cache_dir=tmp_path / "cache",
+        log_path=tmp_path / "calls.jsonl",
+        backoff_base=0.01,
+        backoff_max=0.05,
+        concurrency=8,
+    )
     cfg.update(kw)
     return JudgeClient(JudgeConfig(**cfg))
 

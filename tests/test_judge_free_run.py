@@ -44,7 +44,20 @@ def test_pope_prepare_and_run(tmp_path, tiny_model):
     )
     # a replayed model that answers every question right except the popular split's "no" questions
     replay = tmp_path / "answers.jsonl"
-    replay.write_text("".join(json.dumps({"item_id": it["id"], "text": "Yes" if (it["label"] == "yes" or it["split"] == "popular") else "No, there is not."}) + "\n" for it in items))  # fmt: skip
+    replay.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "item_id": it["id"],
+                    "text": "Yes"
+                    if (it["label"] == "yes" or it["split"] == "popular")
+                    else "No, there is not.",
+                }
+            )
+            + "\n"
+            for it in items
+        )
+    )
     (o,) = run(
         RunConfig(
             model=f"replay:{replay}",
@@ -112,8 +125,18 @@ def write_vqa_files(tmp_path, with_annotations=True):
             for i in range(6)
         ]
     }
-    anns = {"annotations": [{"question_id": 100 + i, "image_id": 7 + i % 3, "question_type": "how many", "answer_type": "number",
-                             "answers": [{"answer": str(i % 3), "answer_id": j + 1} for j in range(10)]} for i in range(6)]}  # fmt: skip
+    anns = {
+        "annotations": [
+            {
+                "question_id": 100 + i,
+                "image_id": 7 + i % 3,
+                "question_type": "how many",
+                "answer_type": "number",
+                "answers": [{"answer": str(i % 3), "answer_id": j + 1} for j in range(10)],
+            }
+            for i in range(6)
+        ]
+    }
     (tmp_path / "q.json").write_text(json.dumps(qs))
     if with_annotations:
         (tmp_path / "a.json").write_text(json.dumps(anns))
@@ -138,7 +161,18 @@ def test_vqav2_prepare_run_and_export(tmp_path, capsys):
     )
     assert json.loads((target / "manifest.json").read_text())["variant"] == "subset4-seed1"
     replay = tmp_path / "r.jsonl"
-    replay.write_text("".join(json.dumps({"question_id": it["question_id"], "text": "zero" if it["question_id"] % 3 == 1 else "5"}) + "\n" for it in items))  # fmt: skip
+    replay.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "question_id": it["question_id"],
+                    "text": "zero" if it["question_id"] % 3 == 1 else "5",
+                }
+            )
+            + "\n"
+            for it in items
+        )
+    )
     (o,) = run(
         RunConfig(
             model=f"replay:{replay}",
@@ -154,18 +188,81 @@ def test_vqav2_prepare_run_and_export(tmp_path, capsys):
     (tmp_path / "td").mkdir()
     tq, _ = write_vqa_files(tmp_path / "td", with_annotations=False)
     tiny_images(tmp_path / "test2015", [f"COCO_test2015_{i:012d}.jpg" for i in (7, 8, 9)])
-    assert main(["-q", "data", "prepare", "vqav2", "--vqa-questions", str(tq), "--coco-images", str(tmp_path / "test2015"), "--split", "test2015", "--data-dir", str(tmp_path / "td-data")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "-q",
+                "data",
+                "prepare",
+                "vqav2",
+                "--vqa-questions",
+                str(tq),
+                "--coco-images",
+                str(tmp_path / "test2015"),
+                "--split",
+                "test2015",
+                "--data-dir",
+                str(tmp_path / "td-data"),
+            ]
+        )
+        == 0
+    )
     replay2 = tmp_path / "r2.jsonl"
     replay2.write_text(
         "".join(json.dumps({"question_id": 100 + i, "text": " 2 "}) + "\n" for i in range(6))
     )
-    assert main(["-q", "run", "--model", f"replay:{replay2}", "--benchmarks", "vqav2", "--data-dir", str(tmp_path / "td-data"), "--out", str(tmp_path / "td-out")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "-q",
+                "run",
+                "--model",
+                f"replay:{replay2}",
+                "--benchmarks",
+                "vqav2",
+                "--data-dir",
+                str(tmp_path / "td-data"),
+                "--out",
+                str(tmp_path / "td-out"),
+            ]
+        )
+        == 0
+    )
     assert "not scored: no public annotations" in capsys.readouterr().out
     sub = tmp_path / "submission.json"
-    assert main(["export", "vqav2-testdev", "--answers", str(tmp_path / "td-out" / "vqav2" / "answers.jsonl"), "--questions", str(tq), "--output", str(sub)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "export",
+                "vqav2-testdev",
+                "--answers",
+                str(tmp_path / "td-out" / "vqav2" / "answers.jsonl"),
+                "--questions",
+                str(tq),
+                "--output",
+                str(sub),
+            ]
+        )
+        == 0
+    )
     assert json.loads(sub.read_text()) == [
         {"question_id": 100 + i, "answer": "2"} for i in range(6)
     ]
     (tmp_path / "short.jsonl").write_text(json.dumps({"question_id": 100, "answer": "1"}) + "\n")
-    assert main(["-q", "export", "vqav2-testdev", "--answers", str(tmp_path / "short.jsonl"), "--questions", str(tq), "--output", str(sub)]) == 1  # fmt: skip
+    assert (
+        main(
+            [
+                "-q",
+                "export",
+                "vqav2-testdev",
+                "--answers",
+                str(tmp_path / "short.jsonl"),
+                "--questions",
+                str(tq),
+                "--output",
+                str(sub),
+            ]
+        )
+        == 1
+    )
     assert "5 of 6 questions have no answer" in capsys.readouterr().err

@@ -65,10 +65,11 @@ class EchoServer:
                 owner.posts += 1
                 key = self.headers.get("Authorization", "").removeprefix("Bearer ")
                 text = "\n".join(
-                    m["content"] if isinstance(m["content"], str)
+                    m["content"]
+                    if isinstance(m["content"], str)
                     else " ".join(c.get("text", "") for c in m["content"])
                     for m in body["messages"]
-                )  # fmt: skip
+                )
                 if owner.delay:
                     time.sleep(owner.delay)
                 if "DENY" in text:
@@ -80,19 +81,33 @@ class EchoServer:
                     self._send(500, {"error": {"message": msg}}, {"Retry-After": "0"})
                     return
                 if "SLOW" in text:
-                    self._send(429, {"error": {"message": "slow down"}},
-                               {"Retry-After": owner.retry_after})  # fmt: skip
+                    self._send(
+                        429, {"error": {"message": "slow down"}}, {"Retry-After": owner.retry_after}
+                    )
                     return
-                usage = {"prompt_tokens": owner.usage_factor * (len(text) // 4),
-                         "completion_tokens": int(body.get("max_tokens") or 16)}  # fmt: skip
+                usage = {
+                    "prompt_tokens": owner.usage_factor * (len(text) // 4),
+                    "completion_tokens": int(body.get("max_tokens") or 16),
+                }
                 with lock:
                     owner.reported.append(usage)
-                self._send(200, {
-                    "id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": owner.reply(text)}}],
-                    "usage": {**usage, "total_tokens": sum(usage.values())},
-                })  # fmt: skip
+                self._send(
+                    200,
+                    {
+                        "id": "x",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": body["model"],
+                        "choices": [
+                            {
+                                "index": 0,
+                                "finish_reason": "stop",
+                                "message": {"role": "assistant", "content": owner.reply(text)},
+                            }
+                        ],
+                        "usage": {**usage, "total_tokens": sum(usage.values())},
+                    },
+                )
 
         lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -134,17 +149,28 @@ def files_with_key(*roots: Path) -> list[str]:
 # -- item 2: redaction ----------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("Incorrect API key provided: sk-proj-abcDEF123456. See x", f"Incorrect API key provided: {REDACTED}. See x"),
-     ("Incorrect API key provided: sk-abc1*********************wxyz.", f"Incorrect API key provided: {REDACTED}."),
-     ("{'Authorization': 'Bearer abc.def-123'}", f"{{'Authorization': '{REDACTED}'}}"),
-     ("authorization: Basic dXNlcjpwYXNzd29yZA==", f"authorization: {REDACTED}"),
-     ("sent Bearer tok_9f8e7d6c5b4a", f"sent Bearer {REDACTED}"),
-     ("api_key=0123456789abcdef0123456789abcdef.", f"api_key={REDACTED}."),
-     ('"token": "ZXhhbXBsZXNlY3JldDEyMzQ1Njc4OTA="', f'"token": "{REDACTED}"'),
-     ("RateLimitError: Error code: 429 - slow down", "RateLimitError: Error code: 429 - slow down"),
-     ("risk-taking task-runner uses sk-learn", "risk-taking task-runner uses sk-learn"),
-     ("$OPENAI_API_KEY is not set", "$OPENAI_API_KEY is not set")],
-)  # fmt: skip
+    [
+        (
+            "Incorrect API key provided: sk-proj-abcDEF123456. See x",
+            f"Incorrect API key provided: {REDACTED}. See x",
+        ),
+        (
+            "Incorrect API key provided: sk-abc1*********************wxyz.",
+            f"Incorrect API key provided: {REDACTED}.",
+        ),
+        ("{'Authorization': 'Bearer abc.def-123'}", f"{{'Authorization': '{REDACTED}'}}"),
+        ("authorization: Basic dXNlcjpwYXNzd29yZA==", f"authorization: {REDACTED}"),
+        ("sent Bearer tok_9f8e7d6c5b4a", f"sent Bearer {REDACTED}"),
+        ("api_key=0123456789abcdef0123456789abcdef.", f"api_key={REDACTED}."),
+        ('"token": "ZXhhbXBsZXNlY3JldDEyMzQ1Njc4OTA="', f'"token": "{REDACTED}"'),
+        (
+            "RateLimitError: Error code: 429 - slow down",
+            "RateLimitError: Error code: 429 - slow down",
+        ),
+        ("risk-taking task-runner uses sk-learn", "risk-taking task-runner uses sk-learn"),
+        ("$OPENAI_API_KEY is not set", "$OPENAI_API_KEY is not set"),
+    ],
+)
 def test_redact_shapes(text, expected):
     assert redact(text) == expected
     assert redact(redact(text)) == expected  # idempotent
@@ -160,10 +186,21 @@ def test_redact_registered_and_given_keys():
 
 def test_judge_client_never_keeps_an_echoed_key(home, tmp_path):
     with EchoServer() as server:
-        c = JudgeClient(JudgeConfig(model="judge-x", base_url=server.url, concurrency=2,
-                                    log_path=tmp_path / "calls.jsonl", backoff_base=0.01))  # fmt: skip
-        out = c.run([JudgeRequest(k, [{"role": "user", "content": f"{k} item"}], {"max_tokens": 8})
-                     for k in ("DENY", "BOOM", "ok")])  # fmt: skip
+        c = JudgeClient(
+            JudgeConfig(
+                model="judge-x",
+                base_url=server.url,
+                concurrency=2,
+                log_path=tmp_path / "calls.jsonl",
+                backoff_base=0.01,
+            )
+        )
+        out = c.run(
+            [
+                JudgeRequest(k, [{"role": "user", "content": f"{k} item"}], {"max_tokens": 8})
+                for k in ("DENY", "BOOM", "ok")
+            ]
+        )
     deny, boom, ok = out
     assert deny.content is None and "401" in deny.error and REDACTED in deny.error
     assert boom.content is None and "500" in boom.error and REDACTED in boom.error
@@ -173,10 +210,26 @@ def test_judge_client_never_keeps_an_echoed_key(home, tmp_path):
 
 def test_score_run_and_leaderboard_never_contain_an_echoed_key(home, tmp_path, capsys):
     """`score llava-bench`, `run --backend openai`, `leaderboard add` + `build`: grep every file."""
-    qs = [json.loads(x) for x in (BENCHMARKS / "llava-bench-coco" / "data" / "qa90_questions.jsonl").read_text().splitlines()]  # fmt: skip
+    qs = [
+        json.loads(x)
+        for x in (BENCHMARKS / "llava-bench-coco" / "data" / "qa90_questions.jsonl")
+        .read_text()
+        .splitlines()
+    ]
     answers = tmp_path / "answers.jsonl"
     texts = {1: "DENY", 2: "BOOM"}
-    answers.write_text("".join(json.dumps({"question_id": q["question_id"], "text": texts.get(q["question_id"], "A short answer.")}) + "\n" for q in qs))  # fmt: skip
+    answers.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "question_id": q["question_id"],
+                    "text": texts.get(q["question_id"], "A short answer."),
+                }
+            )
+            + "\n"
+            for q in qs
+        )
+    )
     bench = make_benchmark(tmp_path / "api-bench", 4)
     items = (bench / "items.jsonl").read_text().splitlines()
     items[1] = items[1].replace('"question": "', '"question": "DENY ')
@@ -184,10 +237,44 @@ def test_score_run_and_leaderboard_never_contain_an_echoed_key(home, tmp_path, c
     (bench / "items.jsonl").write_text("\n".join(items) + "\n")
     runs = tmp_path / "runs"
     with EchoServer() as server:
-        assert main(["-q", "score", "llava-bench", "--answers", str(answers), "--output", str(runs / "lb.json"),
-                     "--judge-model", "judge-x", "--judge-base-url", server.url, "--judge-max-retries", "1"]) == 0  # fmt: skip
-        code = main(["-q", "run", "--backend", "openai", "--model", "openai:fake-vlm", "--base-url", server.url,
-                     "--benchmarks", str(bench), "--out", str(runs / "gen"), "--max-retries", "1"])  # fmt: skip
+        assert (
+            main(
+                [
+                    "-q",
+                    "score",
+                    "llava-bench",
+                    "--answers",
+                    str(answers),
+                    "--output",
+                    str(runs / "lb.json"),
+                    "--judge-model",
+                    "judge-x",
+                    "--judge-base-url",
+                    server.url,
+                    "--judge-max-retries",
+                    "1",
+                ]
+            )
+            == 0
+        )
+        code = main(
+            [
+                "-q",
+                "run",
+                "--backend",
+                "openai",
+                "--model",
+                "openai:fake-vlm",
+                "--base-url",
+                server.url,
+                "--benchmarks",
+                str(bench),
+                "--out",
+                str(runs / "gen"),
+                "--max-retries",
+                "1",
+            ]
+        )
         assert code == 3  # two items failed, reported unscored
     shown = capsys.readouterr()
     rec = json.loads((runs / "lb.json").read_text())
@@ -198,9 +285,34 @@ def test_score_run_and_leaderboard_never_contain_an_echoed_key(home, tmp_path, c
     assert all(REDACTED in u["reason"] for u in gen["unscored"])
     entries = tmp_path / "entries"
     shutil.copytree(ROOT / "leaderboard" / "entries", entries)
-    assert main(["-q", "leaderboard", "add", str(runs / "lb.json"), str(runs / "gen" / "api-bench" / "result.json"),
-                 "--entries", str(entries)]) == 0  # fmt: skip
-    assert main(["-q", "leaderboard", "build", "--entries", str(entries), "--out", str(tmp_path / "site")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "-q",
+                "leaderboard",
+                "add",
+                str(runs / "lb.json"),
+                str(runs / "gen" / "api-bench" / "result.json"),
+                "--entries",
+                str(entries),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "-q",
+                "leaderboard",
+                "build",
+                "--entries",
+                str(entries),
+                "--out",
+                str(tmp_path / "site"),
+            ]
+        )
+        == 0
+    )
     assert (runs / "judge_calls.jsonl").exists() and (runs / "gen" / "answers.sqlite").exists()
     assert any(home.rglob("judge.sqlite"))
     assert files_with_key(tmp_path) == []
@@ -215,13 +327,25 @@ def _spent(error: str) -> float:
 @pytest.mark.parametrize("concurrency", [16, 1])
 def test_cost_cap_holds_when_usage_is_four_times_the_estimate(home, tmp_path, concurrency):
     prices = {"judge-x": (1000.0, 1000.0)}  # $ per 1M tokens: one prompt char ~ $0.001
-    requests = [JudgeRequest(str(i), [{"role": "user", "content": f"item {i} " + "w" * 2000}],
-                             {"max_tokens": 16}) for i in range(80)]  # fmt: skip
+    requests = [
+        JudgeRequest(
+            str(i), [{"role": "user", "content": f"item {i} " + "w" * 2000}], {"max_tokens": 16}
+        )
+        for i in range(80)
+    ]
     cap = 20.0
     with EchoServer() as server:
         server.usage_factor, server.delay = 4, 0.02  # usage = 4x the chars/4 estimate
-        c = JudgeClient(JudgeConfig(model="judge-x", base_url=server.url, concurrency=concurrency, max_cost=cap,
-                                    prices=prices, cache_dir=tmp_path / "c"))  # fmt: skip
+        c = JudgeClient(
+            JudgeConfig(
+                model="judge-x",
+                base_url=server.url,
+                concurrency=concurrency,
+                max_cost=cap,
+                prices=prices,
+                cache_dir=tmp_path / "c",
+            )
+        )
         out = c.run(requests)
         total = sum(
             (u["prompt_tokens"] + u["completion_tokens"]) * 1000.0 / 1e6 for u in server.reported
@@ -245,8 +369,15 @@ def test_cost_cap_holds_when_usage_is_four_times_the_estimate(home, tmp_path, co
 
 def test_cost_cap_needs_a_reply_bound_and_counts_unreported_usage(home, tmp_path):
     with EchoServer() as server:
-        c = JudgeClient(JudgeConfig(model="judge-x", base_url=server.url, max_cost=1.0,
-                                    prices={"judge-x": (1.0, 1.0)}, cache_dir=tmp_path / "c"))  # fmt: skip
+        c = JudgeClient(
+            JudgeConfig(
+                model="judge-x",
+                base_url=server.url,
+                max_cost=1.0,
+                prices={"judge-x": (1.0, 1.0)},
+                cache_dir=tmp_path / "c",
+            )
+        )
         (r,) = c.run([JudgeRequest("a", [{"role": "user", "content": "item"}], {})])
         assert r.content is None and "needs a bound on the reply" in r.error and server.posts == 0
         est = c.estimate(
@@ -260,7 +391,13 @@ def test_retry_after_forms():
     now = datetime(2026, 12, 1, 12, 0, 0, tzinfo=timezone.utc)
     date = format_datetime(now + timedelta(seconds=90), usegmt=True)
     assert retry_after_seconds({"retry-after": date}, now=now.timestamp()) == pytest.approx(90)
-    assert retry_after_seconds({"retry-after": format_datetime(now - timedelta(seconds=5), usegmt=True)}, now=now.timestamp()) == 0.0  # fmt: skip
+    assert (
+        retry_after_seconds(
+            {"retry-after": format_datetime(now - timedelta(seconds=5), usegmt=True)},
+            now=now.timestamp(),
+        )
+        == 0.0
+    )
     assert retry_after_seconds({"retry-after": "3600"}) == 3600.0
     assert retry_after_seconds({"retry-after-ms": "250", "retry-after": "9"}) == 0.25
     assert retry_after_seconds({"retry-after": "soon"}) is None
@@ -271,9 +408,18 @@ def test_retry_after_forms():
 def test_retry_after_is_capped(home, tmp_path, form):
     with EchoServer() as server:
         if form == "http-date":
-            server.retry_after = format_datetime(datetime.now(timezone.utc) + timedelta(hours=1), usegmt=True)  # fmt: skip
-        c = JudgeClient(JudgeConfig(model="judge-x", base_url=server.url, max_retries=2, max_retry_wait=0.2,
-                                    cache_dir=tmp_path / "c"))  # fmt: skip
+            server.retry_after = format_datetime(
+                datetime.now(timezone.utc) + timedelta(hours=1), usegmt=True
+            )
+        c = JudgeClient(
+            JudgeConfig(
+                model="judge-x",
+                base_url=server.url,
+                max_retries=2,
+                max_retry_wait=0.2,
+                cache_dir=tmp_path / "c",
+            )
+        )
         t0 = time.perf_counter()
         (r,) = c.run(
             [JudgeRequest("s", [{"role": "user", "content": "SLOW item"}], {"max_tokens": 8})]
@@ -288,8 +434,11 @@ def test_retry_after_is_capped(home, tmp_path, form):
 
 def test_item_deadline_makes_the_item_unscored_with_the_reason(home, tmp_path):
     with EchoServer() as server:
-        c = JudgeClient(JudgeConfig(model="judge-x", base_url=server.url, item_timeout=0.5,
-                                    cache_dir=tmp_path / "c"))  # fmt: skip
+        c = JudgeClient(
+            JudgeConfig(
+                model="judge-x", base_url=server.url, item_timeout=0.5, cache_dir=tmp_path / "c"
+            )
+        )
         t0 = time.perf_counter()
         (r,) = c.run(
             [JudgeRequest("s", [{"role": "user", "content": "SLOW item"}], {"max_tokens": 8})]
@@ -309,14 +458,51 @@ def test_item_deadline_makes_the_item_unscored_with_the_reason(home, tmp_path):
 
 
 def test_score_cli_caps_retry_after_and_reports_unscored(home, tmp_path, capsys):
-    qs = [json.loads(x) for x in (BENCHMARKS / "llava-bench-coco" / "data" / "qa90_questions.jsonl").read_text().splitlines()]  # fmt: skip
+    qs = [
+        json.loads(x)
+        for x in (BENCHMARKS / "llava-bench-coco" / "data" / "qa90_questions.jsonl")
+        .read_text()
+        .splitlines()
+    ]
     answers = tmp_path / "answers.jsonl"
-    answers.write_text("".join(json.dumps({"question_id": q["question_id"], "text": "SLOW" if q["question_id"] == 3 else "Fine."}) + "\n" for q in qs))  # fmt: skip
+    answers.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "question_id": q["question_id"],
+                    "text": "SLOW" if q["question_id"] == 3 else "Fine.",
+                }
+            )
+            + "\n"
+            for q in qs
+        )
+    )
     with EchoServer() as server:
         t0 = time.perf_counter()
-        assert main(["-q", "score", "llava-bench", "--answers", str(answers), "--output", str(tmp_path / "lb.json"),
-                     "--judge-model", "judge-x", "--judge-base-url", server.url, "--judge-max-retries", "3",
-                     "--judge-max-retry-wait", "0.1", "--judge-item-timeout", "30"]) == 0  # fmt: skip
+        assert (
+            main(
+                [
+                    "-q",
+                    "score",
+                    "llava-bench",
+                    "--answers",
+                    str(answers),
+                    "--output",
+                    str(tmp_path / "lb.json"),
+                    "--judge-model",
+                    "judge-x",
+                    "--judge-base-url",
+                    server.url,
+                    "--judge-max-retries",
+                    "3",
+                    "--judge-max-retry-wait",
+                    "0.1",
+                    "--judge-item-timeout",
+                    "30",
+                ]
+            )
+            == 0
+        )
         assert time.perf_counter() - t0 < 30
     rec = json.loads((tmp_path / "lb.json").read_text())
     (u,) = rec["unscored"]
@@ -331,8 +517,18 @@ def test_score_cli_caps_retry_after_and_reports_unscored(home, tmp_path, capsys)
     "flag", ["--judge-max-retry-wait", "--judge-item-timeout", "--judge-max-cost"]
 )
 def test_negative_limits_are_one_line_errors(home, tmp_path, capsys, flag):
-    argv = ["score", "llava-bench", "--answers", str(tmp_path / "a.jsonl"), "--output", str(tmp_path / "o.json"),
-            "--judge-model", "m", flag, "-1"]  # fmt: skip
+    argv = [
+        "score",
+        "llava-bench",
+        "--answers",
+        str(tmp_path / "a.jsonl"),
+        "--output",
+        str(tmp_path / "o.json"),
+        "--judge-model",
+        "m",
+        flag,
+        "-1",
+    ]
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert f"{flag} must be a number of at least 0, not -1.0" in err and "Traceback" not in err

@@ -31,7 +31,23 @@ def mmhal_prepared(tmp_path, monkeypatch):
     )
     monkeypatch.setattr(mmhal_data, "PROMPT_CHARS", len(TEST_TEMPLATE))
     data = tmp_path / "d"
-    assert main(["-q", "data", "prepare", "mmhal-bench", "--images", str(images), "--judge-prompt-from", str(script), "--data-dir", str(data)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "-q",
+                "data",
+                "prepare",
+                "mmhal-bench",
+                "--images",
+                str(images),
+                "--judge-prompt-from",
+                str(script),
+                "--data-dir",
+                str(data),
+            ]
+        )
+        == 0
+    )
     replay = tmp_path / "replay.jsonl"
     replay.write_text(
         "".join(json.dumps({"item_id": str(i), "text": f"A{i % 4}-{i}"}) + "\n" for i in range(96))
@@ -40,8 +56,23 @@ def mmhal_prepared(tmp_path, monkeypatch):
 
 
 def _run(model, data, out, *extra):
-    return main(["-q", "run", "--model", f"replay:{model}", "--benchmarks", "mmhal-bench", "--limit", "8",
-                 "--data-dir", str(data), "--out", str(out), *extra])  # fmt: skip
+    return main(
+        [
+            "-q",
+            "run",
+            "--model",
+            f"replay:{model}",
+            "--benchmarks",
+            "mmhal-bench",
+            "--limit",
+            "8",
+            "--data-dir",
+            str(data),
+            "--out",
+            str(out),
+            *extra,
+        ]
+    )
 
 
 def test_mmhal_in_run_judged_and_not_judged(mmhal_prepared, tmp_path, monkeypatch, capsys):
@@ -103,7 +134,12 @@ def test_mmhal_run_fails_early_without_the_prompt(mmhal_prepared, tmp_path, caps
 def test_object_halbench_llm_extractor_in_run(tmp_path, monkeypatch, capsys):
     bench = make_benchmark(tmp_path / "objbench", 4)
     replay = tmp_path / "r.jsonl"
-    texts = ["A dog sits next to a person on the grass.", "A cat.", "A giraffe and a car on a street here.", "Two people and a dog at a table."]  # fmt: skip
+    texts = [
+        "A dog sits next to a person on the grass.",
+        "A cat.",
+        "A giraffe and a car on a street here.",
+        "Two people and a dog at a table.",
+    ]
     replay.write_text(
         "".join(
             json.dumps({"item_id": f"it{k:03d}", "text": t}) + "\n" for k, t in enumerate(texts)
@@ -112,7 +148,13 @@ def test_object_halbench_llm_extractor_in_run(tmp_path, monkeypatch, capsys):
 
     def reply(text):
         answer = text.split("[Start of Examiner's Answer]\n\n", 1)[1].split("\n\n[End of")[0]
-        return json.dumps([w.strip(".") for w in answer.split() if w.strip(".") in {"dog", "person", "giraffe", "car", "table", "people"}])  # fmt: skip
+        return json.dumps(
+            [
+                w.strip(".")
+                for w in answer.split()
+                if w.strip(".") in {"dog", "person", "giraffe", "car", "table", "people"}
+            ]
+        )
 
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     argv = [
@@ -129,7 +171,20 @@ def test_object_halbench_llm_extractor_in_run(tmp_path, monkeypatch, capsys):
     assert "--extractor llm needs --judge-model" in capsys.readouterr().err
     with FakeOpenAI() as server:
         server.reply = reply
-        assert main([*argv, "--extractor", "llm", "--judge-model", "gpt-3.5-turbo-0613", "--judge-base-url", server.url]) == 0  # fmt: skip
+        assert (
+            main(
+                [
+                    *argv,
+                    "--extractor",
+                    "llm",
+                    "--judge-model",
+                    "gpt-3.5-turbo-0613",
+                    "--judge-base-url",
+                    server.url,
+                ]
+            )
+            == 0
+        )
         assert len(server.requests) == 3  # "A cat." is short: no call
     rec = json.loads((tmp_path / "o" / bench.name / "result.json").read_text())
     assert rec["protocol"]["extractor"] == "llm" and rec["metrics"]["agreement"]["n_items"] == 4
@@ -146,15 +201,54 @@ def test_llava_bench_in_run_judged(tmp_path, monkeypatch, capsys):
     images = fake_coco_images(
         tmp_path / "val2014", sorted({int(q["image"].split(".")[0]) for q in questions})
     )
-    assert main(["-q", "data", "prepare", "llava-bench-coco", "--coco-images", str(images), "--data-dir", str(tmp_path / "d")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "-q",
+                "data",
+                "prepare",
+                "llava-bench-coco",
+                "--coco-images",
+                str(images),
+                "--data-dir",
+                str(tmp_path / "d"),
+            ]
+        )
+        == 0
+    )
     replay = tmp_path / "r.jsonl"
-    replay.write_text("".join(json.dumps({"item_id": str(q["question_id"]), "text": "A short answer."}) + "\n" for q in questions))  # fmt: skip
+    replay.write_text(
+        "".join(
+            json.dumps({"item_id": str(q["question_id"]), "text": "A short answer."}) + "\n"
+            for q in questions
+        )
+    )
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     with FakeOpenAI() as server:
         server.reply = llava_reply
-        assert main(["-q", "run", "--model", f"replay:{replay}", "--benchmarks", "llava-bench-coco", "--limit", "4",
-                     "--data-dir", str(tmp_path / "d"), "--out", str(tmp_path / "o"),
-                     "--judge-model", "judge-x", "--judge-base-url", server.url]) == 0  # fmt: skip
+        assert (
+            main(
+                [
+                    "-q",
+                    "run",
+                    "--model",
+                    f"replay:{replay}",
+                    "--benchmarks",
+                    "llava-bench-coco",
+                    "--limit",
+                    "4",
+                    "--data-dir",
+                    str(tmp_path / "d"),
+                    "--out",
+                    str(tmp_path / "o"),
+                    "--judge-model",
+                    "judge-x",
+                    "--judge-base-url",
+                    server.url,
+                ]
+            )
+            == 0
+        )
         assert len(server.requests) == 4
     assert "relative score 75.0" in capsys.readouterr().out  # every reply is "8 6"
     rec = json.loads((tmp_path / "o" / "llava-bench-coco" / "result.json").read_text())

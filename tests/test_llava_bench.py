@@ -20,9 +20,17 @@ SECRET = "sk-llava-bench-secret"
 
 @pytest.mark.parametrize(
     ("review", "expected"),
-    [("8 9", (8.0, 9.0)), ("8,9", (8.0, 9.0)), ("7.5 10\nAssistant 2 is better.", (7.5, 10.0)),
-     ("8, 9", None), ("8 9 ", None), ("Scores: 8 9", None), ("", None), ("eight nine", None)],
-)  # fmt: skip
+    [
+        ("8 9", (8.0, 9.0)),
+        ("8,9", (8.0, 9.0)),
+        ("7.5 10\nAssistant 2 is better.", (7.5, 10.0)),
+        ("8, 9", None),
+        ("8 9 ", None),
+        ("Scores: 8 9", None),
+        ("", None),
+        ("eight nine", None),
+    ],
+)
 def test_parse_like_the_reference(review, expected):
     assert parse_score(review) == expected
 
@@ -46,7 +54,9 @@ def judge_reply(text: str) -> str:
 def answers(tmp_path):
     qs = [
         json.loads(x)
-        for x in (BENCHMARKS / "llava-bench-coco" / "data" / "qa90_questions.jsonl").read_text().splitlines()
+        for x in (BENCHMARKS / "llava-bench-coco" / "data" / "qa90_questions.jsonl")
+        .read_text()
+        .splitlines()
     ]
     path = tmp_path / "answers.jsonl"
     lines = []
@@ -114,8 +124,23 @@ def test_llava_minus_one_mode_and_cli(answers, tmp_path, monkeypatch, capsys):
     out = tmp_path / "o" / "lb.json"
     with FakeOpenAI() as server:
         server.reply = judge_reply
-        code = main(["-q", "score", "llava-bench", "--answers", str(answers), "--output", str(out), "--judge-model", "judge-x",
-                     "--judge-base-url", server.url, "--failures", "llava-minus-one"])  # fmt: skip
+        code = main(
+            [
+                "-q",
+                "score",
+                "llava-bench",
+                "--answers",
+                str(answers),
+                "--output",
+                str(out),
+                "--judge-model",
+                "judge-x",
+                "--judge-base-url",
+                server.url,
+                "--failures",
+                "llava-minus-one",
+            ]
+        )
     assert code == 0
     captured = capsys.readouterr()
     assert "judge: 90 calls to make" in captured.err and "relative" in captured.out

@@ -63,9 +63,24 @@ def wild_dir(tmp_path):
     def jl(name, rows):
         (src / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
 
-    jl("questions.jsonl", [{"question_id": q, "image": im, "text": t, "category": c} for q, im, c, t in QUESTIONS])  # fmt: skip
-    jl("answers_gpt4.jsonl", [{"question_id": q, "prompt": t, "text": f"GPT-4 answer {q}.", "answer_id": f"a{q}",
-                               "model_id": "gpt-4-0314", "metadata": {}} for q, _, _, t in QUESTIONS])  # fmt: skip
+    jl(
+        "questions.jsonl",
+        [{"question_id": q, "image": im, "text": t, "category": c} for q, im, c, t in QUESTIONS],
+    )
+    jl(
+        "answers_gpt4.jsonl",
+        [
+            {
+                "question_id": q,
+                "prompt": t,
+                "text": f"GPT-4 answer {q}.",
+                "answer_id": f"a{q}",
+                "model_id": "gpt-4-0314",
+                "metadata": {},
+            }
+            for q, _, _, t in QUESTIONS
+        ],
+    )
     jl("context.jsonl", [{"id": im[:3], "image": im, "caption": c} for im, c in CAPTIONS.items()])
     return src
 
@@ -87,12 +102,25 @@ def test_prepare_copies_checks_and_records_checksums(wild_dir, prepared):
         assert manifest["files_sha256"][name] == want
         assert (folder / name).read_bytes() == (wild_dir / name).read_bytes()
     assert set(manifest["images_sha256"]) == {"001.jpg", "002.jpg", "003.png"}
-    assert manifest["images_sha256"]["003.png"] == hashlib.sha256((wild_dir / "images" / "003.png").read_bytes()).hexdigest()  # fmt: skip
-    assert manifest["counts"] == {"questions": 6, "images": 3, "by_category": {"conv": 2, "detail": 2, "complex": 2}}  # fmt: skip
+    assert (
+        manifest["images_sha256"]["003.png"]
+        == hashlib.sha256((wild_dir / "images" / "003.png").read_bytes()).hexdigest()
+    )
+    assert manifest["counts"] == {
+        "questions": 6,
+        "images": 3,
+        "by_category": {"conv": 2, "detail": 2, "complex": 2},
+    }
     assert manifest["variant"] == "local-6q-3img" and "not comparable" in manifest["note"]
     assert manifest["caption_types"] == {"list": 2, "string": 1}
     items = [json.loads(x) for x in (folder / "items.jsonl").read_text().splitlines()]
-    assert items[5] == {"id": "5", "image": "images/003.png", "question": "Describe the sketch.", "category": "detail", "question_id": 5}  # fmt: skip
+    assert items[5] == {
+        "id": "5",
+        "image": "images/003.png",
+        "question": "Describe the sketch.",
+        "category": "detail",
+        "question_id": 5,
+    }
     assert (folder / "images" / "003.png").is_file()
 
 
@@ -106,14 +134,29 @@ def _broken(wild_dir, name, fn):
 @pytest.mark.parametrize(
     ("breaker", "message"),
     [
-        (lambda d: (d / "context.jsonl").unlink(), "context.jsonl: file missing: put the dataset's context.jsonl at"),
+        (
+            lambda d: (d / "context.jsonl").unlink(),
+            "context.jsonl: file missing: put the dataset's context.jsonl at",
+        ),
         (lambda d: (d / "images" / "002.jpg").unlink(), "1 of 3 images missing: 002.jpg"),
-        (lambda d: _broken(d, "questions.jsonl", lambda r: r[3].update(category="reasoning")), "questions.jsonl:4: category 'reasoning'"),
-        (lambda d: _broken(d, "questions.jsonl", lambda r: r[1].pop("text")), 'questions.jsonl:2: missing "text"'),
-        (lambda d: _broken(d, "answers_gpt4.jsonl", lambda r: r.reverse()), "answers_gpt4.jsonl:1: question_id 5 where line 1"),
-        (lambda d: _broken(d, "context.jsonl", lambda r: r.pop(1)), "questions.jsonl:4: image '002.jpg' has no line in context.jsonl"),
+        (
+            lambda d: _broken(d, "questions.jsonl", lambda r: r[3].update(category="reasoning")),
+            "questions.jsonl:4: category 'reasoning'",
+        ),
+        (
+            lambda d: _broken(d, "questions.jsonl", lambda r: r[1].pop("text")),
+            'questions.jsonl:2: missing "text"',
+        ),
+        (
+            lambda d: _broken(d, "answers_gpt4.jsonl", lambda r: r.reverse()),
+            "answers_gpt4.jsonl:1: question_id 5 where line 1",
+        ),
+        (
+            lambda d: _broken(d, "context.jsonl", lambda r: r.pop(1)),
+            "questions.jsonl:4: image '002.jpg' has no line in context.jsonl",
+        ),
     ],
-)  # fmt: skip
+)
 def test_prepare_rejects_bad_folders(wild_dir, tmp_path, breaker, message):
     breaker(wild_dir)
     with pytest.raises(InputError) as err:
@@ -144,22 +187,42 @@ def judge_reply(text):
 
 def _answers(tmp_path, texts):
     path = tmp_path / "answers.jsonl"
-    path.write_text("".join(json.dumps({"question_id": q, "text": texts.get(q, "A short answer.")}) + "\n" for q, *_ in QUESTIONS))  # fmt: skip
+    path.write_text(
+        "".join(
+            json.dumps({"question_id": q, "text": texts.get(q, "A short answer.")}) + "\n"
+            for q, *_ in QUESTIONS
+        )
+    )
     return path
 
 
 def test_score_request_text_and_summary(prepared, tmp_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
-    answers = _answers(tmp_path, {1: "A long detailed answer.", 2: "UNPARSEABLE", 4: "DOWN", 5: "A long sketch answer."})  # fmt: skip
+    answers = _answers(
+        tmp_path,
+        {1: "A long detailed answer.", 2: "UNPARSEABLE", 4: "DOWN", 5: "A long sketch answer."},
+    )
     with FakeOpenAI() as server:
         server.reply = judge_reply
         server.fail_markers = {"[Assistant 2]\nDOWN"}
-        cfg = JudgeConfig(model="judge-w", base_url=server.url, cache_dir=tmp_path / "c", max_retries=1, backoff_base=0.01)  # fmt: skip
+        cfg = JudgeConfig(
+            model="judge-w",
+            base_url=server.url,
+            cache_dir=tmp_path / "c",
+            max_retries=1,
+            backoff_base=0.01,
+        )
         rec = score_llava_bench_wild(answers, cfg, data_dir=prepared)
-        bodies = {b["messages"][1]["content"].split("[Question]\n")[1].split("\n")[0]: b for b in server.requests}  # fmt: skip
+        bodies = {
+            b["messages"][1]["content"].split("[Question]\n")[1].split("\n")[0]: b
+            for b in server.requests
+        }
     body = bodies["Describe this photo in detail."]
     assert body["temperature"] == 0.2 and body["max_tokens"] == 1024
-    assert body["messages"][0] == {"role": "system", "content": "You are a helpful and precise assistant for checking the quality of the answer."}  # fmt: skip
+    assert body["messages"][0] == {
+        "role": "system",
+        "content": "You are a helpful and precise assistant for checking the quality of the answer.",
+    }
     expected = (
         "[Context]\nA red cup on a wooden table.\nA window behind it.\n\n"
         "[Question]\nDescribe this photo in detail.\n\n"
@@ -177,19 +240,31 @@ def test_score_request_text_and_summary(prepared, tmp_path, monkeypatch):
     assert rep["conv"] == {"reference_mean": 8.0, "model_mean": 6.0, "relative": 75.0, "n": 2}
     assert rep["detail"]["relative"] == 100.0 and "complex" not in rep
     assert rep["all"] == {"reference_mean": 8.0, "model_mean": 7.0, "relative": 87.5, "n": 4}
-    assert rec.metrics["relative_all"] == 28 / 32 and rec.metrics["n_unscored_by_category"] == {"complex": 2}  # fmt: skip
+    assert rec.metrics["relative_all"] == 28 / 32 and rec.metrics["n_unscored_by_category"] == {
+        "complex": 2
+    }
     assert rec.n_unscored == 2 and sorted(u.index for u in rec.unscored) == [2, 4]
     assert rec.benchmark == NAME and rec.benchmark_version == "llava-181a2f8+local-6q-3img"
     p = rec.protocol
-    assert p["scorer"] == "llava-bench-wild" and p["prompt_version"].startswith("llava-eval_gpt_review_bench@181a2f8")  # fmt: skip
+    assert p["scorer"] == "llava-bench-wild" and p["prompt_version"].startswith(
+        "llava-eval_gpt_review_bench@181a2f8"
+    )
     assert p["n_string_captions"] == 1 and p["prompt_parity"] is True
     from benchmarks.llava_bench_in_the_wild.score import format_table as format_llava_bench
 
     table = format_llava_bench(rec)
     assert "LLaVA-Bench (In-the-Wild)" in table and "1 image caption(s) are plain strings" in table
-    assert {f.role for f in rec.provenance.inputs} == {"answers", "questions", "reference_answers", "context"}  # fmt: skip
+    assert {f.role for f in rec.provenance.inputs} == {
+        "answers",
+        "questions",
+        "reference_answers",
+        "context",
+    }
     cells = record_cells(rec, answers, "lb.json")
-    assert cells["llavabench_wild_conv"][1].value == 75.0 and cells["llavabench_wild_all"][1].value == 87.5  # fmt: skip
+    assert (
+        cells["llavabench_wild_conv"][1].value == 75.0
+        and cells["llavabench_wild_all"][1].value == 87.5
+    )
     assert "llavabench_conv" not in cells  # the paper's LLaVA-Bench columns are COCO's
     from pathlib import Path
 
@@ -213,8 +288,21 @@ def test_cli_score_as_is_captions_minus_one_and_tamper(prepared, tmp_path, monke
     out = tmp_path / "o" / "w.json"
     with FakeOpenAI() as server:
         server.reply = judge_reply
-        args = ["-q", "score", NAME, "--data-dir", str(prepared), "--answers", str(answers),
-                "--output", str(out), "--judge-model", "judge-w", "--judge-base-url", server.url]  # fmt: skip
+        args = [
+            "-q",
+            "score",
+            NAME,
+            "--data-dir",
+            str(prepared),
+            "--answers",
+            str(answers),
+            "--output",
+            str(out),
+            "--judge-model",
+            "judge-w",
+            "--judge-base-url",
+            server.url,
+        ]
         assert main([*args, "--string-caption", "as-is", "--failures", "llava-minus-one"]) == 0
         sent = [b["messages"][1]["content"] for b in server.requests]
     shown = capsys.readouterr().out
@@ -243,24 +331,53 @@ def test_run_with_the_tiny_model_judged_and_not(
     tiny_model, prepared, tmp_path, monkeypatch, capsys
 ):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
-    base = ["-q", "run", "--model", str(tiny_model), "--benchmarks", "llava-w", "--data-dir", str(prepared),
-            "--max-new-tokens", "6"]  # fmt: skip
+    base = [
+        "-q",
+        "run",
+        "--model",
+        str(tiny_model),
+        "--benchmarks",
+        "llava-w",
+        "--data-dir",
+        str(prepared),
+        "--max-new-tokens",
+        "6",
+    ]
     assert main([*base, "--out", str(tmp_path / "plain")]) == 0
     assert "not judged (no --judge-model)" in capsys.readouterr().out
     plain = json.loads((tmp_path / "plain" / NAME / "result.json").read_text())
     assert plain["protocol"]["status"] == "not judged" and plain["n_unscored"] == 6
     with FakeOpenAI() as server:
         server.reply = lambda text: "7 5\nok"
-        assert main([*base, "--out", str(tmp_path / "judged"), "--judge-model", "judge-w", "--judge-base-url", server.url]) == 0  # fmt: skip
+        assert (
+            main(
+                [
+                    *base,
+                    "--out",
+                    str(tmp_path / "judged"),
+                    "--judge-model",
+                    "judge-w",
+                    "--judge-base-url",
+                    server.url,
+                ]
+            )
+            == 0
+        )
         sent = [b["messages"][1]["content"] for b in server.requests]
     assert "relative score 71.4" in capsys.readouterr().out
     rec = json.loads((tmp_path / "judged" / NAME / "result.json").read_text())
-    answers = [json.loads(x) for x in (tmp_path / "judged" / NAME / "answers.jsonl").read_text().splitlines()]  # fmt: skip
+    answers = [
+        json.loads(x)
+        for x in (tmp_path / "judged" / NAME / "answers.jsonl").read_text().splitlines()
+    ]
     assert (
         len(sent) == 6 and rec["n_scored"] == 6 and rec["protocol"]["scorer"] == "llava-bench-wild"
     )
     for a in answers:  # the tiny model's own answer is what the judge saw as Assistant 2
-        assert any(f"[Question]\n{a['question']}\n" in s and f"[Assistant 2]\n{a['answer']}\n\n[End" in s for s in sent)  # fmt: skip
+        assert any(
+            f"[Question]\n{a['question']}\n" in s and f"[Assistant 2]\n{a['answer']}\n\n[End" in s
+            for s in sent
+        )
     assert rec["metrics"]["reported"]["all"]["relative"] == 71.4 and rec["model"]["backend"] == "hf"
 
 
@@ -276,7 +393,9 @@ def test_online_prepare_downloads_from_the_resolve_urls(wild_dir, tmp_path, monk
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(wild_dir)))  # fmt: skip
+    server = ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(wild_dir))
+    )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         monkeypatch.setattr(llava_wild, "BASE_URL", f"http://127.0.0.1:{server.server_address[1]}")

@@ -27,12 +27,19 @@ OPTIONS = "\n".join(f"- Rating: {s}, option" for s in range(6, -1, -1))
 
 @pytest.mark.parametrize(
     ("reply", "expected"),
-    [("Good answer.\nRating: 5, very informative", 5), ("RATING: 2", 2), ("rating: 0", 0),
-     ("Rating: 3 ... as I said, rating: 3", 3),  # one distinct value
-     ("rating: 10", 1),  # substring quirk of the reference
-     ("I cannot decide.", None), ("Rating:4", None), ("Rating 4", None),
-     (OPTIONS, None), ("Rating: 4 or Rating: 5", None)],
-)  # fmt: skip
+    [
+        ("Good answer.\nRating: 5, very informative", 5),
+        ("RATING: 2", 2),
+        ("rating: 0", 0),
+        ("Rating: 3 ... as I said, rating: 3", 3),  # one distinct value
+        ("rating: 10", 1),  # substring quirk of the reference
+        ("I cannot decide.", None),
+        ("Rating:4", None),
+        ("Rating 4", None),
+        (OPTIONS, None),
+        ("Rating: 4 or Rating: 5", None),
+    ],
+)
 def test_parse_rating_like_the_reference(reply, expected):
     assert parse_rating(reply) == expected
 
@@ -54,7 +61,9 @@ def test_aggregate_rates_and_informativeness():
 
 def _script(tmp_path, template=TEST_TEMPLATE):
     path = tmp_path / "eval_gpt_mmhal.py"
-    path.write_text(f"import json\n\ntemplate = {template!r}\n\nif __name__ == '__main__':\n    raise SystemExit(1)\n")  # fmt: skip
+    path.write_text(
+        f"import json\n\ntemplate = {template!r}\n\nif __name__ == '__main__':\n    raise SystemExit(1)\n"
+    )
     return path
 
 
@@ -73,8 +82,22 @@ def test_judge_prompt_extraction_is_verified(tmp_path, monkeypatch):
         mmhal_data, "PROMPT_SHA256", hashlib.sha256(TEST_TEMPLATE.encode()).hexdigest()
     )
     monkeypatch.setattr(mmhal_data, "PROMPT_CHARS", len(TEST_TEMPLATE))
-    assert main(["-q", "data", "prepare", "mmhal-bench", "--judge-prompt-from", str(script),
-                 "--data-dir", str(tmp_path / "data"), "--offline"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "-q",
+                "data",
+                "prepare",
+                "mmhal-bench",
+                "--judge-prompt-from",
+                str(script),
+                "--data-dir",
+                str(tmp_path / "data"),
+                "--offline",
+            ]
+        )
+        == 0
+    )
     text, info = mmhal_data.load_judge_prompt(None, tmp_path / "data")
     assert text == TEST_TEMPLATE and info["prompt_parity"] is True
 
@@ -167,14 +190,37 @@ def test_score_end_to_end_on_a_local_judge(answers, tmp_path, monkeypatch, capsy
     with FakeOpenAI() as server:
         server.reply = judge_reply
         server.fail_markers = {"DOWN-7"}
-        argv = ["-q", "score", "mmhal-bench", "--answers", str(answers), "--output", str(out), "--judge-model", "judge-x",
-                "--judge-base-url", server.url, "--judge-prompt", str(prompt), "--judge-concurrency", "8", "--judge-max-retries", "0"]  # fmt: skip
+        argv = [
+            "-q",
+            "score",
+            "mmhal-bench",
+            "--answers",
+            str(answers),
+            "--output",
+            str(out),
+            "--judge-model",
+            "judge-x",
+            "--judge-base-url",
+            server.url,
+            "--judge-prompt",
+            str(prompt),
+            "--judge-concurrency",
+            "8",
+            "--judge-max-retries",
+            "0",
+        ]
         assert main(argv + (["--failures", "parity"] if parity else [])) == 0
         body = next(b for b in server.requests if "A0-0" in b["messages"][0]["content"])
     assert body["temperature"] == 0.0 and body["max_tokens"] == 512 and len(body["messages"]) == 1
     rec0 = mmhal_data.load_template()[0]
-    assert body["messages"] == [{"role": "user", "content": TEST_TEMPLATE.format(
-        ", ".join(rec0["image_content"]), rec0["question"], rec0["gt_answer"], "A0-0")}]  # fmt: skip
+    assert body["messages"] == [
+        {
+            "role": "user",
+            "content": TEST_TEMPLATE.format(
+                ", ".join(rec0["image_content"]), rec0["question"], rec0["gt_answer"], "A0-0"
+            ),
+        }
+    ]
     rec = ResultRecord.load(out)
     expected = _expected(parity)
     got = [it.get("rating") for it in rec.items]

@@ -35,14 +35,68 @@ def adversarial_contexts(ref) -> list[str]:
     params = ref._params
     abbrevs = sorted(params.abbrev_types)[:40]
     colloc = sorted(params.collocations)[:20]
-    words = ["dog", "Dog", "DOG", "a", "I", "x", "ab", "well-known", "x-mr", "mr", "Mr", "st",
-             "u.s", "e.g", "etc", "no", "vs", "10", "1990s", "3rd", "iv", "ca", "dog-", "-dog",
-             "dog's", "(dog", "dog)", "\"dog", "dog\"", "naïve", "café", "ǅog", *abbrevs,
-             *(a for a, _ in colloc)]  # fmt: skip
+    words = [
+        "dog",
+        "Dog",
+        "DOG",
+        "a",
+        "I",
+        "x",
+        "ab",
+        "well-known",
+        "x-mr",
+        "mr",
+        "Mr",
+        "st",
+        "u.s",
+        "e.g",
+        "etc",
+        "no",
+        "vs",
+        "10",
+        "1990s",
+        "3rd",
+        "iv",
+        "ca",
+        "dog-",
+        "-dog",
+        "dog's",
+        "(dog",
+        "dog)",
+        '"dog',
+        'dog"',
+        "naïve",
+        "café",
+        "ǅog",
+        *abbrevs,
+        *(a for a, _ in colloc),
+    ]
     enders = [".", "?", "!", "..", "...", "?!", ".)", '."', '!"', ".'"]
     spaces = [" ", "  ", "\n", "\n\n", "\t", " \n ", "\r\n", "\u2028", "\u00a0", "\x0c"]
-    nexts = ["the", "The", "THE", "i", "A", "(the", "\"the", "...", ".", "-", "--", "10", "—",
-             "smith", "Smith", "louis", "Louis", "é", "'s", "n't", "?", *(b for _, b in colloc)]  # fmt: skip
+    nexts = [
+        "the",
+        "The",
+        "THE",
+        "i",
+        "A",
+        "(the",
+        '"the',
+        "...",
+        ".",
+        "-",
+        "--",
+        "10",
+        "—",
+        "smith",
+        "Smith",
+        "louis",
+        "Louis",
+        "é",
+        "'s",
+        "n't",
+        "?",
+        *(b for _, b in colloc),
+    ]
     return [w + e + s + n for w, e, s, n in itertools.product(words, enders, spaces, nexts)]
 
 

@@ -26,19 +26,48 @@ def test_vocabulary_shape(vocab):
 def test_vocabulary_parsing_like_the_reference():
     v = SynonymVocabulary.from_text("dog, puppy ,  pup\r\ncat, kitty\rbus, trolley, bus\n")
     assert v.classes == ("dog", "cat", "bus")
-    assert v.canonical == {"dog": "dog", "puppy": "dog", "pup": "dog", "cat": "cat", "kitty": "cat", "bus": "bus", "trolley": "bus"}  # fmt: skip
+    assert v.canonical == {
+        "dog": "dog",
+        "puppy": "dog",
+        "pup": "dog",
+        "cat": "cat",
+        "kitty": "cat",
+        "bus": "bus",
+        "trolley": "bus",
+    }
 
 
 # (text, expected mentions as (word, class) pairs): spec worked examples and one case per rule.
 CASES = [
     # spec §1.6 worked examples
-    ("Two men are sitting on a couch next to a toilet seat.", [("couch", "couch"), ("toilet", "toilet")]),
-    ("A baby elephant walks past a passenger train near the train tracks.", [("elephant", "elephant"), ("train", "train")]),
-    ("The wine glasses and a bow tie lie on the dining table.", [("wine glass", "wine glass"), ("tie", "tie"), ("dining table", "dining table")]),
-    ("There are three vases and a pair of scissors, plus a hot dog.", [("scissors", "scissors"), ("hot dog", "hot dog")]),
-    ("A teddy bear sits on the seat of the toilet; a cell phone is nearby.", [("teddy bear", "teddy bear"), ("toilet", "toilet"), ("cell phone", "cell phone")]),
-    ("People watch a baseball player with a baseball bat at home plate.", [("people", "person"), ("player", "person"), ("baseball bat", "baseball bat")]),
-    ("A stove top oven and a hair drier.", [("stove", "oven"), ("oven", "oven"), ("hair drier", "hair drier")]),
+    (
+        "Two men are sitting on a couch next to a toilet seat.",
+        [("couch", "couch"), ("toilet", "toilet")],
+    ),
+    (
+        "A baby elephant walks past a passenger train near the train tracks.",
+        [("elephant", "elephant"), ("train", "train")],
+    ),
+    (
+        "The wine glasses and a bow tie lie on the dining table.",
+        [("wine glass", "wine glass"), ("tie", "tie"), ("dining table", "dining table")],
+    ),
+    (
+        "There are three vases and a pair of scissors, plus a hot dog.",
+        [("scissors", "scissors"), ("hot dog", "hot dog")],
+    ),
+    (
+        "A teddy bear sits on the seat of the toilet; a cell phone is nearby.",
+        [("teddy bear", "teddy bear"), ("toilet", "toilet"), ("cell phone", "cell phone")],
+    ),
+    (
+        "People watch a baseball player with a baseball bat at home plate.",
+        [("people", "person"), ("player", "person"), ("baseball bat", "baseball bat")],
+    ),
+    (
+        "A stove top oven and a hair drier.",
+        [("stove", "oven"), ("oven", "oven"), ("hair drier", "hair drier")],
+    ),
     # lemmatised bigram compounds (lemmatised before merging)
     ("Two hot dogs and three teddy bears.", [("hot dog", "hot dog"), ("teddy bear", "teddy bear")]),
     ("cell phones", [("cell phone", "cell phone")]),
@@ -77,7 +106,7 @@ CASES = [
     ("the dog's bowl.", [("dog", "dog"), ("bowl", "bowl")]),
     # "Assistant:" removal is the loader's job, not the extractor's
     ("", []),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("text", "expected"), CASES)

@@ -29,12 +29,22 @@ SECRET = "sk-objhal-llm-secret-5"
 
 @pytest.mark.parametrize(
     ("reply", "expected"),
-    [('["dog", "frisbee"]', ["dog", "frisbee"]), ("[]", []),
-     ('The objects are:\n["dog", "cat"]', ["dog", "cat"]),  # last line when the whole is not JSON
-     ('  ["man"]  ', ["man"]), ("()", None), ("Objects:\n[]", None),  # no [" in it: a failure ("No objects.", None),
-     ('```json\n["dog"]\n```', None),  # the last line is the fence, as in the reference
-     ('{"objects": ["dog"]}', None), ('"dog"', None), ('["dog", 3]', ["dog", "3"])],
-)  # fmt: skip
+    [
+        ('["dog", "frisbee"]', ["dog", "frisbee"]),
+        ("[]", []),
+        (
+            'The objects are:\n["dog", "cat"]',
+            ["dog", "cat"],
+        ),  # last line when the whole is not JSON
+        ('  ["man"]  ', ["man"]),
+        ("()", None),
+        ("Objects:\n[]", None),  # no [" in it: a failure ("No objects.", None),
+        ('```json\n["dog"]\n```', None),  # the last line is the fence, as in the reference
+        ('{"objects": ["dog"]}', None),
+        ('"dog"', None),
+        ('["dog", 3]', ["dog", "3"]),
+    ],
+)
 def test_parse_object_list(reply, expected):
     if expected is None:
         with pytest.raises(ValueError):
@@ -50,7 +60,9 @@ def test_prompt_and_short_answers():
         "\n\n<image> Describe it.\n\n" in text
         and "\n\nA dog on grass.\n\n[End of Examiner's Answer]\n\n\n" in text
     )
-    assert PROMPT.endswith('JSON list format: ["object_1", ..., "object_n"].\n5. You should return an empty JSON list () if no visible objects can be found.\n')  # fmt: skip
+    assert PROMPT.endswith(
+        'JSON list format: ["object_1", ..., "object_n"].\n5. You should return an empty JSON list () if no visible objects can be found.\n'
+    )
     assert is_short("A dog.") and is_short(" one  two\nthree ") and not is_short("a b c d")
 
 
@@ -66,10 +78,33 @@ class FakeTagger:
 
 
 def test_refine_like_the_reference(vocab):
-    words = refine(["wooden table", "baseball bat", "tennis player", "two dogs", "dog", "men",
-                    "toilet seat", "seat", "pair of glasses"], FakeTagger(), vocab.double_words)  # fmt: skip
+    words = refine(
+        [
+            "wooden table",
+            "baseball bat",
+            "tennis player",
+            "two dogs",
+            "dog",
+            "men",
+            "toilet seat",
+            "seat",
+            "pair of glasses",
+        ],
+        FakeTagger(),
+        vocab.double_words,
+    )
     # compounds only where a pair matched; else noun runs; de-duplicated, first occurrence kept
-    assert words == ["table", "baseball bat", "tennis player", "dog", "man", "toilet", "seat", "pair", "glass"]  # fmt: skip
+    assert words == [
+        "table",
+        "baseball bat",
+        "tennis player",
+        "dog",
+        "man",
+        "toilet",
+        "seat",
+        "pair",
+        "glass",
+    ]
     mentions = to_coco(words, vocab)
     assert mentions == [
         ("table", "dining table"),
@@ -107,8 +142,10 @@ def test_spacy_analyzer_with_a_given_pipeline():
 
 
 def test_agreement_counts():
-    out = agreement([[("dog", "dog")], [], [("man", "person"), ("cat", "cat")]],
-                    [[("dog", "dog")], [], [("man", "person")]])  # fmt: skip
+    out = agreement(
+        [[("dog", "dog")], [], [("man", "person"), ("cat", "cat")]],
+        [[("dog", "dog")], [], [("man", "person")]],
+    )
     assert out["same_class_set_count"] == 2 and out["both_empty"] == 1
     assert out["same_mentions_count"] == 2
     twice = agreement([[("dog", "dog"), ("puppy", "dog")]], [[("dog", "dog")]])
@@ -122,28 +159,59 @@ def judge_reply(text: str) -> str:
     )[0]
     if "BADJSON" in answer:
         return "Sure! The objects are a dog and a cat."
-    objects = [w.strip(".,").lower() for w in answer.split() if w.strip(".,").lower() in {"dog", "person", "giraffe", "men", "table", "car"}]  # fmt: skip
+    objects = [
+        w.strip(".,").lower()
+        for w in answer.split()
+        if w.strip(".,").lower() in {"dog", "person", "giraffe", "men", "table", "car"}
+    ]
     return "Here you go:\n" + json.dumps(objects) if objects else "[]"
 
 
 @pytest.fixture
 def llm_answers(tmp_path):
     ids = [json.loads(x)["id"] for x in CAPS_BOXES.read_text().splitlines()[:10]]
-    texts = ["There is a dog and a giraffe near the table.", "A person stands beside two men and a car.",
-             "A dog.",  # short: no call
-             "Nothing of note appears in this picture at all.", "BADJSON answer with a dog in it.",
-             "DOWN answer with a car here.", "A giraffe next to a person and a dog.",
-             "The table holds a car model and more.", "Men and a dog walk on the table.", "A car, a dog, a person."]  # fmt: skip
+    texts = [
+        "There is a dog and a giraffe near the table.",
+        "A person stands beside two men and a car.",
+        "A dog.",  # short: no call
+        "Nothing of note appears in this picture at all.",
+        "BADJSON answer with a dog in it.",
+        "DOWN answer with a car here.",
+        "A giraffe next to a person and a dog.",
+        "The table holds a car model and more.",
+        "Men and a dog walk on the table.",
+        "A car, a dog, a person.",
+    ]
     path = tmp_path / "answers.jsonl"
-    path.write_text("".join(json.dumps({"image_id": int(i), "question": "Describe the image.", "text": t}) + "\n" for i, t in zip(ids, texts, strict=True)))  # fmt: skip
+    path.write_text(
+        "".join(
+            json.dumps({"image_id": int(i), "question": "Describe the image.", "text": t}) + "\n"
+            for i, t in zip(ids, texts, strict=True)
+        )
+    )
     return path
 
 
 def test_llm_extraction_end_to_end(llm_answers, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     out = tmp_path / "o" / "objhal_llm.json"
-    argv = ["-q", "score", "object-halbench", "--answers", str(llm_answers), "--coco-annotations", str(CAPS_BOXES),
-            "--output", str(out), "--extractor", "llm", "--judge-model", "gpt-3.5-turbo-0613", "--judge-max-retries", "0"]  # fmt: skip
+    argv = [
+        "-q",
+        "score",
+        "object-halbench",
+        "--answers",
+        str(llm_answers),
+        "--coco-annotations",
+        str(CAPS_BOXES),
+        "--output",
+        str(out),
+        "--extractor",
+        "llm",
+        "--judge-model",
+        "gpt-3.5-turbo-0613",
+        "--judge-max-retries",
+        "0",
+    ]
     with FakeOpenAI() as server:
         server.reply = judge_reply
         server.fail_markers = {"DOWN answer"}
@@ -192,6 +260,19 @@ def test_llm_extraction_end_to_end(llm_answers, tmp_path, monkeypatch, capsys):
 
 
 def test_llm_extractor_needs_a_judge(llm_answers, tmp_path, capsys):
-    code = main(["-q", "score", "object-halbench", "--answers", str(llm_answers), "--coco-annotations", str(CAPS_BOXES),
-                 "--output", str(tmp_path / "x.json"), "--extractor", "llm"])  # fmt: skip
+    code = main(
+        [
+            "-q",
+            "score",
+            "object-halbench",
+            "--answers",
+            str(llm_answers),
+            "--coco-annotations",
+            str(CAPS_BOXES),
+            "--output",
+            str(tmp_path / "x.json"),
+            "--extractor",
+            "llm",
+        ]
+    )
     assert code == 1 and "--extractor llm needs --judge-model" in capsys.readouterr().err

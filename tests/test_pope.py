@@ -14,12 +14,57 @@ from halbench.types import ResultRecord
 
 from .conftest import BENCHMARKS
 
-YES = ["Yes", "Yes.", "yes", "YES", "**Yes**", "Yep", "Certainly.", "NO", "No!", "No。", "**No**", "No\n", "Nope", "None.",
-       "Negative.", "Not at all.", "I cannot see a dog.", "I don't see any dog.", "There isn't any dog.", "No,there isn't.",
-       "Yes. No other objects are visible.", "1. No", "", " ", "?", "N/A", "Maybe", "I don't know.", "Unanswerable"]  # fmt: skip
-NO = ["No", "No.", "no", " No", "No, there is no dog.", "There is not a dog.", "I do not see a dog.", "Certainly not",
-      "not sure", "I'm not sure.", "No,there is no dog.", "Yes, no doubt.", "Yes, a dog is visible, but it is not the main subject.",
-      "No. Yes, actually there might be one.", "Is there a dog? No.", "Answer: No", "The answer is no.", "Yes and no."]  # fmt: skip
+YES = [
+    "Yes",
+    "Yes.",
+    "yes",
+    "YES",
+    "**Yes**",
+    "Yep",
+    "Certainly.",
+    "NO",
+    "No!",
+    "No。",
+    "**No**",
+    "No\n",
+    "Nope",
+    "None.",
+    "Negative.",
+    "Not at all.",
+    "I cannot see a dog.",
+    "I don't see any dog.",
+    "There isn't any dog.",
+    "No,there isn't.",
+    "Yes. No other objects are visible.",
+    "1. No",
+    "",
+    " ",
+    "?",
+    "N/A",
+    "Maybe",
+    "I don't know.",
+    "Unanswerable",
+]
+NO = [
+    "No",
+    "No.",
+    "no",
+    " No",
+    "No, there is no dog.",
+    "There is not a dog.",
+    "I do not see a dog.",
+    "Certainly not",
+    "not sure",
+    "I'm not sure.",
+    "No,there is no dog.",
+    "Yes, no doubt.",
+    "Yes, a dog is visible, but it is not the main subject.",
+    "No. Yes, actually there might be one.",
+    "Is there a dog? No.",
+    "Answer: No",
+    "The answer is no.",
+    "Yes and no.",
+]
 
 
 @pytest.mark.parametrize("answer", YES)
@@ -34,9 +79,21 @@ def test_reference_reads_no(answer):
 
 @pytest.mark.parametrize(
     ("answer", "parsed"),
-    [("Yes", "yes"), ("no.", "no"), ("**No**", "no"), ("  \"Yes, there is\"", "yes"), ("Answer: no", "no"),
-     ("ＹＥＳ", "yes"), ("Nope", None), ("not", None), ("none", None), ("yeah", None), ("", None), ("I think yes", None)],
-)  # fmt: skip
+    [
+        ("Yes", "yes"),
+        ("no.", "no"),
+        ("**No**", "no"),
+        ('  "Yes, there is"', "yes"),
+        ("Answer: no", "no"),
+        ("ＹＥＳ", "yes"),
+        ("Nope", None),
+        ("not", None),
+        ("none", None),
+        ("yeah", None),
+        ("", None),
+        ("I think yes", None),
+    ],
+)
 def test_strict(answer, parsed):
     assert parse_strict(answer) == parsed
 

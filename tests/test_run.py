@@ -147,7 +147,22 @@ def test_openai_backend(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("OPENAI_API_KEY", secret)
     out = tmp_path / "out"
     with FakeOpenAI() as server:
-        code = main(["-q", "run", "--model", "openai:fake-vlm", "--base-url", server.url, "--benchmarks", str(bench), "--out", str(out), "--max-retries", "1"])  # fmt: skip
+        code = main(
+            [
+                "-q",
+                "run",
+                "--model",
+                "openai:fake-vlm",
+                "--base-url",
+                server.url,
+                "--benchmarks",
+                str(bench),
+                "--out",
+                str(out),
+                "--max-retries",
+                "1",
+            ]
+        )
         assert code == 3  # one item failed after the client's retries
         auth = [{k.lower(): v for k, v in h.items()}.get("authorization") for h in server.headers]
         assert auth and all(a == f"Bearer {secret}" for a in auth)
@@ -212,7 +227,16 @@ def test_bad_inputs(tiny_model, tmp_path, capsys):
         ["--model", "no-such-org/no-such-vlm", "--benchmarks", "demo"]
     )
     assert "Did you mean: demo" in err(["--model", str(tiny_model), "--benchmarks", "demoo"])
-    assert "halbench data prepare object-halbench" in err(["--model", str(tiny_model), "--benchmarks", "object-halbench", "--data-dir", str(tmp_path / "empty")])  # fmt: skip
+    assert "halbench data prepare object-halbench" in err(
+        [
+            "--model",
+            str(tiny_model),
+            "--benchmarks",
+            "object-halbench",
+            "--data-dir",
+            str(tmp_path / "empty"),
+        ]
+    )
     # missing images are found before any model is loaded (the model path here is bad too)
     bench = make_benchmark(tmp_path / "missing-img", 4, missing_image=True)
     msg = err(["--model", str(tmp_path / "nope"), "--benchmarks", str(bench)])
@@ -222,14 +246,24 @@ def test_bad_inputs(tiny_model, tmp_path, capsys):
     from transformers import LlamaConfig
 
     text_only = tmp_path / "text-only"
-    LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2).save_pretrained(text_only)  # fmt: skip
+    LlamaConfig(
+        vocab_size=64,
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+    ).save_pretrained(text_only)
     assert "is not an image-text-to-text model" in err(
         ["--model", str(text_only), "--benchmarks", "demo"]
     )
     # a checkpoint that needs its own code is refused without --trust-remote-code
     custom = tmp_path / "custom"
     custom.mkdir()
-    (custom / "config.json").write_text(json.dumps({"model_type": "my_vlm", "auto_map": {"AutoConfig": "configuration_my.MyConfig"}}))  # fmt: skip
+    (custom / "config.json").write_text(
+        json.dumps(
+            {"model_type": "my_vlm", "auto_map": {"AutoConfig": "configuration_my.MyConfig"}}
+        )
+    )
     assert "--trust-remote-code" in err(["--model", str(custom), "--benchmarks", "demo"])
 
 

@@ -27,14 +27,29 @@ def norm(text: str) -> str:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("Yes.", "yes"), ("two", "2"), ("The dog", "dog"), ("dont", "don't"), ("100,978", "100978"),
-        ("3.5", "3.5"), ("a-b", "b"), ("hello - world", "hello world"), ("2:50 pm", "2:50 pm"),
-        ("girl's", "girl's"), ("U.S.A.", "usa"), ("10 / 2", "10 2"), ("none", "0"), ("Ten apples", "10 apples"),
-        ("e.g. cat", "eg cat"), ("Im", "im"),  # capital-I contraction keys never match after lower-casing
+        ("Yes.", "yes"),
+        ("two", "2"),
+        ("The dog", "dog"),
+        ("dont", "don't"),
+        ("100,978", "100978"),
+        ("3.5", "3.5"),
+        ("a-b", "b"),
+        ("hello - world", "hello world"),
+        ("2:50 pm", "2:50 pm"),
+        ("girl's", "girl's"),
+        ("U.S.A.", "usa"),
+        ("10 / 2", "10 2"),
+        ("none", "0"),
+        ("Ten apples", "10 apples"),
+        ("e.g. cat", "eg cat"),
+        ("Im", "im"),  # capital-I contraction keys never match after lower-casing
         ("somebody'd", "somebodyd"),  # the table's one reversed entry
-        ("yes!", "yes"), ("(red)", "red"), ("black & white", "black & white"), ("#1", "#1"),
+        ("yes!", "yes"),
+        ("(red)", "red"),
+        ("black & white", "black & white"),
+        ("#1", "#1"),
     ],
-)  # fmt: skip
+)
 def test_normalisation(text, expected):
     assert norm(text) == expected
 
@@ -70,29 +85,92 @@ def test_accuracy_by_hand(answers, pred, expected):
 
 def test_random_against_the_official_loop():
     rnd = random.Random(7)
-    pool = ["yes", "Yes", "no", "2", "two", "3", "red", "Red.", "the dog", "dog", "a dog", "dont", "don't", "1,000", "1000", "U.S.", "usa", "tennis", "(tennis)"]  # fmt: skip
+    pool = [
+        "yes",
+        "Yes",
+        "no",
+        "2",
+        "two",
+        "3",
+        "red",
+        "Red.",
+        "the dog",
+        "dog",
+        "a dog",
+        "dont",
+        "don't",
+        "1,000",
+        "1000",
+        "U.S.",
+        "usa",
+        "tennis",
+        "(tennis)",
+    ]
     questions, preds = [], {}
     for i in range(3000):
         answers = [rnd.choice(pool[: rnd.randint(2, len(pool))]) for _ in range(10)]
-        questions.append(VqaQuestion(i, tuple(answers), rnd.choice(["yes/no", "number", "other"]), rnd.choice(["what", "how many", "is the"])))  # fmt: skip
+        questions.append(
+            VqaQuestion(
+                i,
+                tuple(answers),
+                rnd.choice(["yes/no", "number", "other"]),
+                rnd.choice(["what", "how many", "is the"]),
+            )
+        )
         preds[i] = rnd.choice(pool)
     for mode in ("official", "always"):
         got = score_vqa(questions, preds, mode)
-        ref = [official_accuracy([{"answer": a, "answer_id": j} for j, a in enumerate(qq.answers)], preds[qq.question_id], always=mode == "always") for qq in questions]  # fmt: skip
+        ref = [
+            official_accuracy(
+                [{"answer": a, "answer_id": j} for j, a in enumerate(qq.answers)],
+                preds[qq.question_id],
+                always=mode == "always",
+            )
+            for qq in questions
+        ]
         assert [it.accuracy for it in got.items] == ref
         assert got.accuracy == float(sum(ref)) / len(ref)
         assert got.reported["overall"] == round(100 * float(sum(ref)) / len(ref), 2)
 
 
 def write_vqa(tmp_path, preds_format="json"):
-    anns = {"annotations": [
-        {"question_id": 1, "image_id": 10, "question_type": "is the", "answer_type": "yes/no", "multiple_choice_answer": "yes",
-         "answers": [{"answer": "yes", "answer_confidence": "yes", "answer_id": j} for j in range(1, 11)]},
-        {"question_id": 2, "image_id": 10, "question_type": "how many", "answer_type": "number", "multiple_choice_answer": "2",
-         "answers": [{"answer": a, "answer_confidence": "yes", "answer_id": j + 1} for j, a in enumerate(["2"] * 3 + ["3"] * 7)]},
-        {"question_id": 3, "image_id": 11, "question_type": "what color", "answer_type": "other", "multiple_choice_answer": "red",
-         "answers": [{"answer": a, "answer_confidence": "yes", "answer_id": j + 1} for j, a in enumerate(["red"] * 4 + ["blue"] * 6)]},
-    ]}  # fmt: skip
+    anns = {
+        "annotations": [
+            {
+                "question_id": 1,
+                "image_id": 10,
+                "question_type": "is the",
+                "answer_type": "yes/no",
+                "multiple_choice_answer": "yes",
+                "answers": [
+                    {"answer": "yes", "answer_confidence": "yes", "answer_id": j}
+                    for j in range(1, 11)
+                ],
+            },
+            {
+                "question_id": 2,
+                "image_id": 10,
+                "question_type": "how many",
+                "answer_type": "number",
+                "multiple_choice_answer": "2",
+                "answers": [
+                    {"answer": a, "answer_confidence": "yes", "answer_id": j + 1}
+                    for j, a in enumerate(["2"] * 3 + ["3"] * 7)
+                ],
+            },
+            {
+                "question_id": 3,
+                "image_id": 11,
+                "question_type": "what color",
+                "answer_type": "other",
+                "multiple_choice_answer": "red",
+                "answers": [
+                    {"answer": a, "answer_confidence": "yes", "answer_id": j + 1}
+                    for j, a in enumerate(["red"] * 4 + ["blue"] * 6)
+                ],
+            },
+        ]
+    }
     ques = {
         "questions": [
             {"question_id": i, "image_id": 10 if i < 3 else 11, "question": f"q{i}?"}
@@ -121,7 +199,24 @@ def write_vqa(tmp_path, preds_format="json"):
 def test_score_files_and_record(tmp_path, fmt, capsys):
     res = write_vqa(tmp_path, fmt)
     out = tmp_path / "out.json"
-    assert main(["-q", "score", "vqav2", "--answers", str(res), "--annotations", str(tmp_path / "ann.json"), "--questions", str(tmp_path / "ques.json"), "--output", str(out)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "-q",
+                "score",
+                "vqav2",
+                "--answers",
+                str(res),
+                "--annotations",
+                str(tmp_path / "ann.json"),
+                "--questions",
+                str(tmp_path / "ques.json"),
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
     rec = ResultRecord.load(out)
     # q1: unanimous "yes" vs "Yes" -> 0; q2: 0.9; q3: "red" (4 of 10) -> 1.0
     assert [it["accuracy"] for it in rec.items] == [0.0, 0.9, 1.0]

@@ -175,17 +175,29 @@ def score_discriminative(
     reported["existence"] = _reported(*_args(groups["existence"]), 0.001)
     s, nm, a = groups["state"], groups["number"], groups["action"]
     reported["attribute"] = _reported(
-        s.correct + nm.correct + a.correct, s.n + nm.n + a.n,
-        s.ans_no_correct + nm.ans_no_correct + a.ans_no_correct, s.n_answer_no + nm.n_answer_no + a.n_answer_no,
-        s.no_correct + nm.no_correct + a.no_correct, s.n_truth_no + nm.n_truth_no + a.n_truth_no, 0.0001,
-    )  # fmt: skip
+        s.correct + nm.correct + a.correct,
+        s.n + nm.n + a.n,
+        s.ans_no_correct + nm.ans_no_correct + a.ans_no_correct,
+        s.n_answer_no + nm.n_answer_no + a.n_answer_no,
+        s.no_correct + nm.no_correct + a.no_correct,
+        s.n_truth_no + nm.n_truth_no + a.n_truth_no,
+        0.0001,
+    )
     for g in ("state", "number", "action", "relation"):
         reported[g] = _reported(*_args(groups[g]), 0.0001)
     fractions = {"overall": _exact(overall)}
     for g in GROUPS:
         fractions[g] = _exact(groups[g])
     fractions["attribute"] = _exact_sum([s, nm, a])
-    counts = {g: {"correct": c.correct, "no_correct": c.no_correct, "ans_no_correct": c.ans_no_correct, **c.exact} for g, c in (("overall", overall), *groups.items())}  # fmt: skip
+    counts = {
+        g: {
+            "correct": c.correct,
+            "no_correct": c.no_correct,
+            "ans_no_correct": c.ans_no_correct,
+            **c.exact,
+        }
+        for g, c in (("overall", overall), *groups.items())
+    }
     return DiscriminativeResult(fractions, reported, counts)
 
 
@@ -202,10 +214,13 @@ def _exact(c: _Counter) -> dict[str, float | None]:
 
 def _exact_sum(cs: list[_Counter]) -> dict[str, float | None]:
     return _fractions(
-        sum(c.correct for c in cs), sum(c.exact["n"] for c in cs),
-        sum(c.ans_no_correct for c in cs), sum(c.exact["n_answer_no"] for c in cs),
-        sum(c.no_correct for c in cs), sum(c.exact["n_truth_no"] for c in cs),
-    )  # fmt: skip
+        sum(c.correct for c in cs),
+        sum(c.exact["n"] for c in cs),
+        sum(c.ans_no_correct for c in cs),
+        sum(c.exact["n_answer_no"] for c in cs),
+        sum(c.no_correct for c in cs),
+        sum(c.exact["n_truth_no"] for c in cs),
+    )
 
 
 # --------------------------------------------------------------------------- generative

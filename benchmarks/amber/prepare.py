@@ -14,7 +14,10 @@ from halbench.registry import Benchmark
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--amber-images", type=Path, metavar="DIR", required=True,
+        "--amber-images",
+        type=Path,
+        metavar="DIR",
+        required=True,
         help="AMBER's image directory (AMBER_1.jpg ...)",
     )
 

@@ -133,9 +133,16 @@ def score_amber(
         path=str(answers_path), sha256=file_sha256(answers_path), role="answers"
     )
     return amber_record(
-        responses, mode=mode, similarity=similarity, data_dir=data, threshold=threshold,
-        noun_extractor=noun_extractor, similarity_backend=similarity_backend, command=command, inputs=[answers_input],
-    )  # fmt: skip
+        responses,
+        mode=mode,
+        similarity=similarity,
+        data_dir=data,
+        threshold=threshold,
+        noun_extractor=noun_extractor,
+        similarity_backend=similarity_backend,
+        command=command,
+        inputs=[answers_input],
+    )
 
 
 def amber_record(
@@ -184,7 +191,7 @@ def amber_record(
             if annotations[rid - 1]["type"] == "generative"
             else group_of(annotations[rid - 1]["type"]),
             "response": text,
-        }  # fmt: skip
+        }
         for rid, text, _ in responses
     ]
     details: dict[str, Any] = {}
@@ -230,8 +237,10 @@ def amber_record(
             if backend is None:
                 backend = make_similarity(similarity)
             if backend is None:
-                reason = ("no similarity backend: spaCy with en_core_web_lg is not installed; pass --similarity "
-                          "spacy:MODEL, table:FILE or exact (not reference-comparable)")  # fmt: skip
+                reason = (
+                    "no similarity backend: spaCy with en_core_web_lg is not installed; pass --similarity "
+                    "spacy:MODEL, table:FILE or exact (not reference-comparable)"
+                )
             elif extractor is None:
                 extractor = nltk_noun_extractor()
         except HalbenchError as exc:
@@ -258,8 +267,14 @@ def amber_record(
                     threshold,
                 )
                 totals.add(flags, safe_tail, ha_tail)
-                items[k].update(mentions=item.mentions, hallucinated=item.hallucinated, covered_truth=item.covered_truth,
-                                covered_hallu=item.covered_hallu, truth=ann["truth"], hallu=ann["hallu"])  # fmt: skip
+                items[k].update(
+                    mentions=item.mentions,
+                    hallucinated=item.hallucinated,
+                    covered_truth=item.covered_truth,
+                    covered_hallu=item.covered_hallu,
+                    truth=ann["truth"],
+                    hallu=ann["hallu"],
+                )
             metrics["generative"] = totals.fractions()
             reported["generative"] = totals.reported()
             details["similarity"] = backend.describe()
@@ -319,13 +334,11 @@ def score_run(ctx: scorers.ScoreContext) -> ResultRecord:
 TITLE = "AMBER: discriminative yes/no and generative CHAIR/Cover/Hal/Cog"
 DESCRIPTION = (
     "Score AMBER responses like its inference.py (parity: exact 'Yes'/'No', 'No' positive, "
-        "0.001 start values, one-decimal rounding), or strict (explicit leading yes/no; others unscored). "
-        "Generative metrics need NLTK's POS tagger data and a similarity backend: auto uses spaCy "
-        "en_core_web_lg when installed; otherwise they are reported unscored with the reason."
+    "0.001 start values, one-decimal rounding), or strict (explicit leading yes/no; others unscored). "
+    "Generative metrics need NLTK's POS tagger data and a similarity backend: auto uses spaCy "
+    "en_core_web_lg when installed; otherwise they are reported unscored with the reason."
 )
-EPILOG = (
-    "example:\n  halbench score amber --answers responses.json --output amber.json --similarity auto"
-)
+EPILOG = "example:\n  halbench score amber --answers responses.json --output amber.json --similarity auto"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -343,7 +356,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--threshold", type=float, default=0.8, help="similarity threshold, strict > (default 0.8)"
     )
     parser.add_argument(
-        "--amber-data", type=Path, metavar="DIR", help="another copy of AMBER's data/ (default: shipped)"
+        "--amber-data",
+        type=Path,
+        metavar="DIR",
+        help="another copy of AMBER's data/ (default: shipped)",
     )
 
 

@@ -69,8 +69,13 @@ class SpacySimilarity:
 
     def describe(self) -> dict[str, Any]:
         meta = getattr(self._nlp, "meta", {})
-        return {"backend": self.name, "spacy": self._spacy_version, "model_version": meta.get("version"),
-                "vectors": list(getattr(self._nlp.vocab.vectors, "shape", ())), "reference_comparable": self.reference_comparable}  # fmt: skip
+        return {
+            "backend": self.name,
+            "spacy": self._spacy_version,
+            "model_version": meta.get("version"),
+            "vectors": list(getattr(self._nlp.vocab.vectors, "shape", ())),
+            "reference_comparable": self.reference_comparable,
+        }
 
 
 class TableSimilarity:

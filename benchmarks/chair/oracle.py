@@ -71,8 +71,51 @@ class CHAIR:
             for s in synonym:
                 self.inverse_synonym_dict[s] = synonym[0]
         # written out again here (not metrics.double_words) so that tests compare two tables
-        coco_double_words = ["motor bike", "motor cycle", "air plane", "traffic light", "street light", "traffic signal", "stop light", "fire hydrant", "stop sign", "parking meter", "suit case", "sports ball", "baseball bat", "baseball glove", "tennis racket", "wine glass", "hot dog", "cell phone", "mobile phone", "teddy bear", "hair drier", "potted plant", "bow tie", "laptop computer", "stove top oven", "hot dog", "teddy bear", "home plate", "train track"]  # fmt: skip
-        animal_words = ["bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe", "animal", "cub"]  # fmt: skip
+        coco_double_words = [
+            "motor bike",
+            "motor cycle",
+            "air plane",
+            "traffic light",
+            "street light",
+            "traffic signal",
+            "stop light",
+            "fire hydrant",
+            "stop sign",
+            "parking meter",
+            "suit case",
+            "sports ball",
+            "baseball bat",
+            "baseball glove",
+            "tennis racket",
+            "wine glass",
+            "hot dog",
+            "cell phone",
+            "mobile phone",
+            "teddy bear",
+            "hair drier",
+            "potted plant",
+            "bow tie",
+            "laptop computer",
+            "stove top oven",
+            "hot dog",
+            "teddy bear",
+            "home plate",
+            "train track",
+        ]
+        animal_words = [
+            "bird",
+            "cat",
+            "dog",
+            "horse",
+            "sheep",
+            "cow",
+            "elephant",
+            "bear",
+            "zebra",
+            "giraffe",
+            "animal",
+            "cub",
+        ]
         vehicle_words = ["jet", "train"]
         self.double_word_dict = {}
         for double_word in coco_double_words:

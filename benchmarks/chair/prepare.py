@@ -150,9 +150,15 @@ def prepare_items(
             raise InputError(str(coco_annotations), f"{', '.join(missing)} missing")
         ann = str(Path(coco_annotations).resolve())
     return prepare_into(
-        benchmark(), data_dir, _build, images=images, ids_file=ids_file, sample=sample,
-        seed=seed, ann=ann,
-    )  # fmt: skip
+        benchmark(),
+        data_dir,
+        _build,
+        images=images,
+        ids_file=ids_file,
+        sample=sample,
+        seed=seed,
+        ann=ann,
+    )
 
 
 def _build(
@@ -172,8 +178,12 @@ def _build(
                 str(images), f"cannot draw {sample} images: {len(present)} val2014 images present"
             )
         ids = random.Random(seed).sample(present, sample)
-        source: dict[str, Any] = {"kind": "seeded_sample", "sample": sample, "seed": seed,
-                                  "draw": "random.Random(seed).sample(sorted ids present, sample)"}  # fmt: skip
+        source: dict[str, Any] = {
+            "kind": "seeded_sample",
+            "sample": sample,
+            "seed": seed,
+            "draw": "random.Random(seed).sample(sorted ids present, sample)",
+        }
         variant: str | None = f"sample{sample}-seed{seed}"
     elif ids_file is not None:
         ids = read_ids(ids_file)

@@ -106,8 +106,13 @@ def load_ground_truth(
             pass  # unreadable cache: rebuild and overwrite it
     objects = ClassSets.from_sets(build_ground_truth(directory, extractor), classes)
     if use_cache:
-        stored = {"format": _CACHE_FORMAT, "key": key, "classes": list(classes),
-                  "image_ids": list(objects.masks), "masks": list(objects.masks.values())}  # fmt: skip
+        stored = {
+            "format": _CACHE_FORMAT,
+            "key": key,
+            "classes": list(classes),
+            "image_ids": list(objects.masks),
+            "masks": list(objects.masks.values()),
+        }
         try:
             atomic_write_json(cache_file, stored, indent=None)
         except OSError:
@@ -163,7 +168,12 @@ def build_ground_truth(directory: Path, extractor: ChairExtractor) -> dict[int, 
         pairs = []
         for k, ann in enumerate(_field(caps, "annotations", path, "top level", list)):
             where = f"annotations[{k}]"
-            pairs.append((_field(ann, "image_id", path, where, int), _field(ann, "caption", path, where, str)))  # fmt: skip
+            pairs.append(
+                (
+                    _field(ann, "image_id", path, where, int),
+                    _field(ann, "caption", path, where, str),
+                )
+            )
         del caps
         seen: dict[str, list[str]] = {}
         for image_id, caption in track(
@@ -199,9 +209,11 @@ def _caption_jsonl(path: Path) -> list[Answer]:
         caption = rec.get("caption")
         if not isinstance(caption, str):
             raise InputError(
-                str(path), f'"caption" must be a string, got {describe_type(caption)}',
-                line=number, field="caption",
-            )  # fmt: skip
+                str(path),
+                f'"caption" must be a string, got {describe_type(caption)}',
+                line=number,
+                field="caption",
+            )
         answers.append(Answer(image_id, caption, None, rec, number))
     if not answers:
         raise InputError(str(path), "no answers in file (empty file?)")
@@ -237,8 +249,9 @@ def score_answers(
                     source,
                     f"image_id {ans.image_id} is not in the COCO 2014 ground truth "
                     "(score with unknown images 'unscored' to report such answers as unscored)",
-                    line=ans.line, field="image_id",
-                )  # fmt: skip
+                    line=ans.line,
+                    field="image_id",
+                )
             unscored.append(UnscoredItem(index=index, reason=reason, line=ans.line))
             records.append({**ans.fields, "unscored": reason})
             continue
@@ -309,9 +322,15 @@ def score_file(
             InputFile(path=str(questions), sha256=file_sha256(questions), role="questions")
         )
     return score_answers(
-        answers, gt, extractor, unknown_images=unknown_images, source=str(answers_path),
-        inputs=inputs, command=command, started=started,
-    )  # fmt: skip
+        answers,
+        gt,
+        extractor,
+        unknown_images=unknown_images,
+        source=str(answers_path),
+        inputs=inputs,
+        command=command,
+        started=started,
+    )
 
 
 # --------------------------------------------------------------------------- display

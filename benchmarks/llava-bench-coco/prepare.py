@@ -15,7 +15,11 @@ from halbench.registry import Benchmark
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--coco-images", type=Path, metavar="DIR", required=True, help="COCO val2014 image directory"
+        "--coco-images",
+        type=Path,
+        metavar="DIR",
+        required=True,
+        help="COCO val2014 image directory",
     )
 
 
@@ -36,8 +40,15 @@ def _prepare_llava_bench_coco(
         except InputError:
             missing.append(image_id)
             continue
-        items.append({"id": str(rec["question_id"]), "image": str(path), "image_id": image_id,
-                      "question": rec["text"], "category": rec["category"]})  # fmt: skip
+        items.append(
+            {
+                "id": str(rec["question_id"]),
+                "image": str(path),
+                "image_id": image_id,
+                "question": rec["text"],
+                "category": rec["category"],
+            }
+        )
     if missing:
         ids = ", ".join(str(i) for i in sorted(set(missing)))
         raise InputError(

@@ -72,8 +72,18 @@ def score_llava_bench(
     questions = load_questions() if questions is None else questions
     answers, alignment = load_answers(answers_path, questions)
     inputs = [InputFile(path=str(answers_path), sha256=file_sha256(answers_path), role="answers")]
-    return judge_llava_bench(questions, answers, judge, failures=failures, max_tokens=max_tokens,
-                             alignment=alignment, inputs=inputs, command=command, on_estimate=on_estimate, data=data)  # fmt: skip
+    return judge_llava_bench(
+        questions,
+        answers,
+        judge,
+        failures=failures,
+        max_tokens=max_tokens,
+        alignment=alignment,
+        inputs=inputs,
+        command=command,
+        on_estimate=on_estimate,
+        data=data,
+    )
 
 
 def load_questions() -> list[dict[str, Any]]:
@@ -96,8 +106,14 @@ class BenchData:
 
 
 def coco_data() -> BenchData:
-    refs = {rec["question_id"]: rec["text"] for _, rec in read_jsonl(_resource("qa90_gpt4_answer.jsonl"))}  # fmt: skip
-    contexts = {rec["image"]: context_text(rec) for _, rec in read_jsonl(_resource("caps_boxes_coco2014_val_80.jsonl"))}  # fmt: skip
+    refs = {
+        rec["question_id"]: rec["text"]
+        for _, rec in read_jsonl(_resource("qa90_gpt4_answer.jsonl"))
+    }
+    contexts = {
+        rec["image"]: context_text(rec)
+        for _, rec in read_jsonl(_resource("caps_boxes_coco2014_val_80.jsonl"))
+    }
     return BenchData(LLAVA_BENCH, definition(__file__).version, PROMPT_VERSION, refs, contexts)
 
 
@@ -136,8 +152,15 @@ def judge_llava_bench(
     results = client.run(requests)
     items, unscored, scored = [], [], []
     for index, (q, ans, res) in enumerate(zip(questions, answers, results, strict=True)):
-        item = {"question_id": q["question_id"], "category": q["category"], "image": q["image"], "question": q["text"],
-                "answer": ans, "review": res.content, "judge_model_returned": res.returned_model}  # fmt: skip
+        item = {
+            "question_id": q["question_id"],
+            "category": q["category"],
+            "image": q["image"],
+            "question": q["text"],
+            "answer": ans,
+            "review": res.content,
+            "judge_model_returned": res.returned_model,
+        }
         pair = parse_score(res.content) if res.content is not None else None
         if pair is None:
             reason = (
@@ -178,7 +201,7 @@ def judge_llava_bench(
             "prompt_sha256": prompt_sha,
             "alignment": alignment,
             **data.protocol,
-        },  # fmt: skip
+        },
         metrics={
             "relative": relative,
             **{f"relative_{cat}": value for cat, value in relative.items()},  # leaderboard columns
@@ -211,10 +234,13 @@ def score_run(ctx: scorers.ScoreContext) -> ResultRecord:
     try:
         questions = [by_id[it.id] for it in ctx.items]
     except KeyError as exc:
-        raise HalbenchError(f"{ctx.benchmark.name}: item {exc.args[0]} is not a LLaVA-Bench question id") from None  # fmt: skip
+        raise HalbenchError(
+            f"{ctx.benchmark.name}: item {exc.args[0]} is not a LLaVA-Bench question id"
+        ) from None
     answers = [ctx.answers[it.id] for it in ctx.items]
-    record = judge_llava_bench(questions, answers, ctx.judge.config, command=ctx.command,
-                               on_estimate=ctx.judge.on_estimate)  # fmt: skip
+    record = judge_llava_bench(
+        questions, answers, ctx.judge.config, command=ctx.command, on_estimate=ctx.judge.on_estimate
+    )
     return scorers.finish(record, ctx)
 
 
@@ -223,13 +249,13 @@ def score_run(ctx: scorers.ScoreContext) -> ResultRecord:
 TITLE = "LLaVA-Bench (COCO): relative score against GPT-4's answers, with an LLM judge"
 DESCRIPTION = (
     "Judge answers to LLaVA-Bench's 90 COCO questions against GPT-4's reference answers, "
-        "exactly as LLaVA's eval_gpt_review_visual.py asks and summarize_gpt_review.py aggregates "
-        "(relative score = ratio of mean scores, per category). A reply without a score pair, or a "
-        "failed call, makes the item unscored (RLHF-V's summarizer skips them too)."
+    "exactly as LLaVA's eval_gpt_review_visual.py asks and summarize_gpt_review.py aggregates "
+    "(relative score = ratio of mean scores, per category). A reply without a score pair, or a "
+    "failed call, makes the item unscored (RLHF-V's summarizer skips them too)."
 )
 EPILOG = (
     "example:\n  halbench score llava-bench --answers runs/m/llava-bench-coco/answers.jsonl \\\n"
-        "      --judge-model gpt-4o-2024-11-20 --output llava-bench.json"
+    "      --judge-model gpt-4o-2024-11-20 --output llava-bench.json"
 )
 
 
@@ -241,10 +267,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="JSONL with question_id (or one line per question in order) and text/answer",
     )
     parser.add_argument(
-        "--failures", choices=["unscored", "llava-minus-one"], default="unscored",
+        "--failures",
+        choices=["unscored", "llava-minus-one"],
+        default="unscored",
         help="unscored (default; RLHF-V) or llava-minus-one (LLaVA's summarizer averages in [-1, -1])",
-    )  # fmt: skip
-    parser.add_argument("--judge-max-tokens", type=int, default=1024, help="LLaVA: 1024; RLHF-V: 180")
+    )
+    parser.add_argument(
+        "--judge-max-tokens", type=int, default=1024, help="LLaVA: 1024; RLHF-V: 180"
+    )
 
     add_judge_flags(parser)
 
@@ -266,10 +296,16 @@ def score_command(args: argparse.Namespace) -> ResultRecord:
 
 def format_table(record: ResultRecord) -> str:
     rep = record.metrics.get("reported", {})
-    title = "LLaVA-Bench (In-the-Wild)" if record.protocol.get("scorer") == "llava-bench-wild" else "LLaVA-Bench (COCO)"  # fmt: skip
-    lines = [f"{title}, judge {record.protocol.get('judge_model')}: {record.n_scored} judged, "
-             f"{record.n_unscored} unscored ({record.protocol.get('failures')})",
-             f"  {'category':<10}{'relative':>10}{'GPT-4 mean':>12}{'model mean':>12}{'n':>5}"]  # fmt: skip
+    title = (
+        "LLaVA-Bench (In-the-Wild)"
+        if record.protocol.get("scorer") == "llava-bench-wild"
+        else "LLaVA-Bench (COCO)"
+    )
+    lines = [
+        f"{title}, judge {record.protocol.get('judge_model')}: {record.n_scored} judged, "
+        f"{record.n_unscored} unscored ({record.protocol.get('failures')})",
+        f"  {'category':<10}{'relative':>10}{'GPT-4 mean':>12}{'model mean':>12}{'n':>5}",
+    ]
     for cat, r in rep.items():
         lines.append(
             f"  {cat:<10}{r['relative'] if r['relative'] is not None else 'n/a':>10}{r['reference_mean']:>12}{r['model_mean']:>12}{r['n']:>5}"
@@ -278,8 +314,10 @@ def format_table(record: ResultRecord) -> str:
         record.protocol.get("n_string_captions")
         and record.protocol.get("string_caption") == "llava"
     ):
-        lines.append(f"  note: {record.protocol['n_string_captions']} image caption(s) are plain strings, joined one "
-                     "character per line as LLaVA's script does (--string-caption as-is sends them unchanged)")  # fmt: skip
+        lines.append(
+            f"  note: {record.protocol['n_string_captions']} image caption(s) are plain strings, joined one "
+            "character per line as LLaVA's script does (--string-caption as-is sends them unchanged)"
+        )
     return "\n".join(lines)
 
 

@@ -54,7 +54,9 @@ def _field(path: Path, number: int, rec: dict[str, Any], key: str, kinds: tuple[
 def check_folder(source: Path) -> dict[str, Any]:
     """Validate a local dataset folder; return the parsed files (raises ``InputError``)."""
     if not source.is_dir():
-        raise InputError(str(source), "not a folder: give the dataset folder (questions.jsonl, images/, ...)")  # fmt: skip
+        raise InputError(
+            str(source), "not a folder: give the dataset folder (questions.jsonl, images/, ...)"
+        )
     for name in FILES:
         if not (source / name).is_file():
             raise InputError(str(source / name), f"file missing: {_where(source, name)}")
@@ -66,11 +68,20 @@ def check_folder(source: Path) -> dict[str, Any]:
         _field(qpath, number, rec, "text", (str,))
         category = _field(qpath, number, rec, "category", (str,))
         if category not in CATEGORIES:
-            raise InputError(str(qpath), f"category {category!r} is not one of {', '.join(CATEGORIES)}", line=number, field="category")  # fmt: skip
+            raise InputError(
+                str(qpath),
+                f"category {category!r} is not one of {', '.join(CATEGORIES)}",
+                line=number,
+                field="category",
+            )
         if qid in seen:
-            raise InputError(str(qpath), f"duplicate question_id {qid!r}", line=number, field="question_id")  # fmt: skip
+            raise InputError(
+                str(qpath), f"duplicate question_id {qid!r}", line=number, field="question_id"
+            )
         if Path(image).name != image:
-            raise InputError(str(qpath), f"image {image!r} is not a plain file name", line=number, field="image")  # fmt: skip
+            raise InputError(
+                str(qpath), f"image {image!r} is not a plain file name", line=number, field="image"
+            )
         seen.add(qid)
         questions.append((number, rec))
     if not questions:
@@ -81,7 +92,12 @@ def check_folder(source: Path) -> dict[str, Any]:
         qid = _field(apath, number, rec, "question_id", (int, str))
         _field(apath, number, rec, "text", (str,))
         if k < len(questions) and qid != questions[k][1]["question_id"]:
-            raise InputError(str(apath), f"question_id {qid!r} where line {questions[k][0]} of questions.jsonl has {questions[k][1]['question_id']!r} (LLaVA pairs the files by line)", line=number, field="question_id")  # fmt: skip
+            raise InputError(
+                str(apath),
+                f"question_id {qid!r} where line {questions[k][0]} of questions.jsonl has {questions[k][1]['question_id']!r} (LLaVA pairs the files by line)",
+                line=number,
+                field="question_id",
+            )
     if len(answers) != len(questions):
         raise InputError(str(apath), f"{len(answers)} GPT-4 answers for {len(questions)} questions")
     contexts: dict[str, Any] = {}
@@ -89,20 +105,39 @@ def check_folder(source: Path) -> dict[str, Any]:
         image = _field(cpath, number, rec, "image", (str,))
         caption = _field(cpath, number, rec, "caption", (str, list))
         if isinstance(caption, list) and not all(isinstance(c, str) for c in caption):
-            raise InputError(str(cpath), '"caption" must be a string or a list of strings', line=number, field="caption")  # fmt: skip
+            raise InputError(
+                str(cpath),
+                '"caption" must be a string or a list of strings',
+                line=number,
+                field="caption",
+            )
         if image in contexts:
             raise InputError(str(cpath), f"duplicate image {image!r}", line=number, field="image")
         contexts[image] = caption
     images = sorted({rec["image"] for _, rec in questions})
     for number, rec in questions:
         if rec["image"] not in contexts:
-            raise InputError(str(qpath), f"image {rec['image']!r} has no line in context.jsonl", line=number, field="image")  # fmt: skip
+            raise InputError(
+                str(qpath),
+                f"image {rec['image']!r} has no line in context.jsonl",
+                line=number,
+                field="image",
+            )
     missing = [name for name in images if not (source / "images" / name).is_file()]
     if missing:
-        shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")  # fmt: skip
-        raise InputError(str(source / "images"), f"{len(missing)} of {len(images)} images missing: {shown}; put them in {source / 'images'}/ ({BASE_URL}/images/NAME)")  # fmt: skip
-    return {"questions": [rec for _, rec in questions], "answers": [rec for _, rec in answers],
-            "contexts": contexts, "images": images}  # fmt: skip
+        shown = ", ".join(missing[:10]) + (
+            f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+        )
+        raise InputError(
+            str(source / "images"),
+            f"{len(missing)} of {len(images)} images missing: {shown}; put them in {source / 'images'}/ ({BASE_URL}/images/NAME)",
+        )
+    return {
+        "questions": [rec for _, rec in questions],
+        "answers": [rec for _, rec in answers],
+        "contexts": contexts,
+        "images": images,
+    }
 
 
 def _download_folder(dest: Path) -> Path:
@@ -110,7 +145,13 @@ def _download_folder(dest: Path) -> Path:
 
     for name in FILES:
         download(f"{BASE_URL}/{name}", dest / name)
-    names = sorted({rec["image"] for _, rec in read_jsonl(dest / "questions.jsonl") if isinstance(rec.get("image"), str)})  # fmt: skip
+    names = sorted(
+        {
+            rec["image"]
+            for _, rec in read_jsonl(dest / "questions.jsonl")
+            if isinstance(rec.get("image"), str)
+        }
+    )
     for name in names:
         if Path(name).name == name:
             download(f"{BASE_URL}/images/{name}", dest / "images" / name)
@@ -123,8 +164,10 @@ def prepare_llava_bench_wild(
     """Check the folder, copy it into ``out`` with items.jsonl; return the manifest."""
     kind = "local"
     if source is None:
-        how = (f"give a local copy of {REPO_URL} with --from DIR: DIR/questions.jsonl, "
-               "DIR/answers_gpt4.jsonl, DIR/context.jsonl and DIR/images/ (the images named in questions.jsonl)")  # fmt: skip
+        how = (
+            f"give a local copy of {REPO_URL} with --from DIR: DIR/questions.jsonl, "
+            "DIR/answers_gpt4.jsonl, DIR/context.jsonl and DIR/images/ (the images named in questions.jsonl)"
+        )
         if offline:
             raise HalbenchError(f"{NAME}: {how}")
         try:
@@ -145,24 +188,47 @@ def prepare_llava_bench_wild(
     from halbench.prepare import write_items
 
     qs = parsed["questions"]
-    write_items(out, [{"id": str(q["question_id"]), "image": f"images/{q['image']}", "question": q["text"],
-                        "category": q["category"], "question_id": q["question_id"]} for q in qs])  # fmt: skip
+    write_items(
+        out,
+        [
+            {
+                "id": str(q["question_id"]),
+                "image": f"images/{q['image']}",
+                "question": q["text"],
+                "category": q["category"],
+                "question_id": q["question_id"],
+            }
+            for q in qs
+        ],
+    )
     counts = {"questions": len(qs), "images": len(parsed["images"])}
-    caption_types = Counter("list" if isinstance(c, list) else "string" for c in parsed["contexts"].values())  # fmt: skip
+    caption_types = Counter(
+        "list" if isinstance(c, list) else "string" for c in parsed["contexts"].values()
+    )
     official = counts == OFFICIAL_COUNTS
     shutil.rmtree(out / "download", ignore_errors=True)
     return {
         "variant": None if official else f"local-{counts['questions']}q-{counts['images']}img",
-        "source": {"kind": kind, "dir": None if kind == "download" else str(source.resolve()),
-                   "url": REPO_URL, "revision": "main" if kind == "download" else None},  # fmt: skip
+        "source": {
+            "kind": kind,
+            "dir": None if kind == "download" else str(source.resolve()),
+            "url": REPO_URL,
+            "revision": "main" if kind == "download" else None,
+        },
         "files_sha256": files,
         "images_sha256": image_sha,
         "items": len(qs),
         "counts": {**counts, "by_category": dict(Counter(q["category"] for q in qs))},
         "caption_types": dict(caption_types),
-        **({} if official else {"note": f"not the official {OFFICIAL_COUNTS['questions']} questions on "
-                                        f"{OFFICIAL_COUNTS['images']} images: numbers are not comparable"}),
-    }  # fmt: skip
+        **(
+            {}
+            if official
+            else {
+                "note": f"not the official {OFFICIAL_COUNTS['questions']} questions on "
+                f"{OFFICIAL_COUNTS['images']} images: numbers are not comparable"
+            }
+        ),
+    }
 
 
 def load_data(
@@ -178,19 +244,28 @@ def load_data(
     folder = bench.data_dir(data_dir)
     manifest_path = folder / "manifest.json"
     if not manifest_path.is_file():
-        raise HalbenchError(f"{NAME} is not prepared ({manifest_path} is missing).\n{bench.spec['data']['prepare_hint']}")  # fmt: skip
+        raise HalbenchError(
+            f"{NAME} is not prepared ({manifest_path} is missing).\n{bench.spec['data']['prepare_hint']}"
+        )
     manifest = read_json(manifest_path)
     inputs = []
     for name, expected in manifest["files_sha256"].items():
         got = file_sha256(folder / name) if (folder / name).is_file() else None
         if got != expected:
-            raise InputError(str(folder / name), "missing or changed since it was prepared (re-run halbench data prepare)")  # fmt: skip
-        role = {"questions.jsonl": "questions", "answers_gpt4.jsonl": "reference_answers"}.get(name, "context")  # fmt: skip
+            raise InputError(
+                str(folder / name),
+                "missing or changed since it was prepared (re-run halbench data prepare)",
+            )
+        role = {"questions.jsonl": "questions", "answers_gpt4.jsonl": "reference_answers"}.get(
+            name, "context"
+        )
         inputs.append(InputFile(path=str(folder / name), sha256=got, role=role))
     questions = [rec for _, rec in read_jsonl(folder / "questions.jsonl")]
-    refs = {rec["question_id"]: rec["text"] for _, rec in read_jsonl(folder / "answers_gpt4.jsonl")}  # fmt: skip
+    refs = {rec["question_id"]: rec["text"] for _, rec in read_jsonl(folder / "answers_gpt4.jsonl")}
     captions = {rec["image"]: rec["caption"] for _, rec in read_jsonl(folder / "context.jsonl")}
-    contexts = {img: wild_context_text(c, string_caption=string_caption) for img, c in captions.items()}  # fmt: skip
+    contexts = {
+        img: wild_context_text(c, string_caption=string_caption) for img, c in captions.items()
+    }
     n_string = sum(isinstance(captions[img], str) for img in {q["image"] for q in questions})
     variant = manifest.get("variant")
     data = BenchData(
@@ -206,14 +281,17 @@ def load_data(
             "string_caption": string_caption,
             "n_string_captions": n_string,
             "prompt_parity": string_caption == "llava" or n_string == 0,
-        },  # fmt: skip
+        },
     )
     return questions, data
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--from", dest="source", type=Path, metavar="DIR",
+        "--from",
+        dest="source",
+        type=Path,
+        metavar="DIR",
         help="a local copy of the dataset folder (questions.jsonl, answers_gpt4.jsonl, "
         "context.jsonl, images/); without it, downloaded where online",
     )

@@ -30,8 +30,14 @@ def score_run(ctx: scorers.ScoreContext) -> ResultRecord:
     by_id = {str(q["question_id"]): q for q in all_questions}
     questions = [by_id[it.id] for it in ctx.items]  # items.jsonl was prepared from these
     answers = [ctx.answers[it.id] for it in ctx.items]
-    record = judge_llava_bench(questions, answers, ctx.judge.config, command=ctx.command,
-                               on_estimate=ctx.judge.on_estimate, data=data)  # fmt: skip
+    record = judge_llava_bench(
+        questions,
+        answers,
+        ctx.judge.config,
+        command=ctx.command,
+        on_estimate=ctx.judge.on_estimate,
+        data=data,
+    )
     return scorers.finish(record, ctx)
 
 
@@ -45,7 +51,9 @@ def score_llava_bench_wild(
     **options: Any,
 ) -> ResultRecord:
     questions, data = load_data(data_dir, string_caption=string_caption)
-    return coco.score_llava_bench(answers_path, judge, questions=questions, data=data, on_estimate=on_estimate, **options)  # fmt: skip
+    return coco.score_llava_bench(
+        answers_path, judge, questions=questions, data=data, on_estimate=on_estimate, **options
+    )
 
 
 # --------------------------------------------------------------------------- CLI
@@ -66,7 +74,10 @@ EPILOG = (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """LLaVA-Bench (COCO)'s flags, and where the prepared data is and how captions are sent."""
     parser.add_argument(
-        "--data-dir", type=Path, metavar="DIR", help="prepared data root (default: $HALBENCH_HOME/data)"
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="prepared data root (default: $HALBENCH_HOME/data)",
     )
     parser.add_argument(
         "--string-caption",

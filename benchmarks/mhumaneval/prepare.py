@@ -101,8 +101,12 @@ def prepare_mhumaneval(
             ) from None
         name = f"objhal_{index:02d}{image_suffix(data)}"
         (out / "images" / name).write_bytes(data)
-        item = {"id": f"objhal-{index:02d}", "image": f"images/{name}", "question": rec["question"],
-                "source": "object-halbench"}  # fmt: skip
+        item = {
+            "id": f"objhal-{index:02d}",
+            "image": f"images/{name}",
+            "question": rec["question"],
+            "source": "object-halbench",
+        }
         if isinstance(rec.get("image_id"), int) and not isinstance(rec["image_id"], bool):
             item["image_id"] = rec["image_id"]
         items.append(item)
@@ -111,10 +115,16 @@ def prepare_mhumaneval(
         name = f"mmhal_{index:02d}{path.suffix.lower()}"
         shutil.copyfile(path, out / "images" / name)
         items.append(
-            {"id": f"mmhal-{index:02d}", "image": f"images/{name}", "question": rec["question"],
-             "source": "mmhal-bench", "question_type": rec["question_type"],
-             "question_topic": rec["question_topic"], "mmhal_image_id": rec["image_id"]}
-        )  # fmt: skip
+            {
+                "id": f"mmhal-{index:02d}",
+                "image": f"images/{name}",
+                "question": rec["question"],
+                "source": "mmhal-bench",
+                "question_type": rec["question_type"],
+                "question_topic": rec["question_topic"],
+                "mmhal_image_id": rec["image_id"],
+            }
+        )
     (out / "items.jsonl").write_text(
         "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in items)
     )
@@ -131,7 +141,10 @@ def prepare_mhumaneval(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--from", dest="source", type=Path, metavar="PATH",
+        "--from",
+        dest="source",
+        type=Path,
+        metavar="PATH",
         help="RLAIF-V's 50-item Object HalBench file, already downloaded (else downloaded)",
     )
     parser.add_argument(

@@ -19,9 +19,7 @@ def score_run(ctx: scorers.ScoreContext) -> ResultRecord:
     return scorers.pending_record(ctx, REASON)
 
 
-def item_statistic(
-    items: list[dict[str, Any]], metric: str
-) -> Callable[[list[int]], float | None]:
+def item_statistic(items: list[dict[str, Any]], metric: str) -> Callable[[list[int]], float | None]:
     """A response-level rate (object, position, number, all) over a resample of responses."""
     flags = [
         set(it.get("types", [])) | ({"all"} if it.get("hallucinated_response") else set())

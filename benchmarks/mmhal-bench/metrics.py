@@ -24,8 +24,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 Failures = Literal["unscored", "parity"]
-QUESTION_TYPES = ("attribute", "adversarial", "comparison", "counting", "relation",
-                  "environment", "holistic", "other")  # fmt: skip
+QUESTION_TYPES = (
+    "attribute",
+    "adversarial",
+    "comparison",
+    "counting",
+    "relation",
+    "environment",
+    "holistic",
+    "other",
+)
 
 
 def template_slots(template: str) -> int:
@@ -59,9 +67,16 @@ def informativeness_points(score: int) -> int:
 def _group(scores: Sequence[int], n_unscored: int) -> dict[str, Any]:
     n = len(scores)
     if n == 0:
-        return {"n": 0, "n_unscored": n_unscored, "average_score": None,
-                "hallucination_rate": None, "informativeness": None,
-                "score_sum": 0, "hallucinated": 0, "informativeness_points": 0}  # fmt: skip
+        return {
+            "n": 0,
+            "n_unscored": n_unscored,
+            "average_score": None,
+            "hallucination_rate": None,
+            "informativeness": None,
+            "score_sum": 0,
+            "hallucinated": 0,
+            "informativeness_points": 0,
+        }
     hall = sum(1 for s in scores if s < 3)
     info = sum(informativeness_points(s) for s in scores)
     return {
@@ -98,5 +113,7 @@ def reported(metrics: Mapping[str, Any]) -> dict[str, Any]:
         "average_score": r2(o["average_score"]),
         "hallucination_rate": r2(o["hallucination_rate"]),
         "informativeness": r2(o["informativeness"], 100.0),
-        "per_type_average_score": {t: r2(g["average_score"]) for t, g in metrics["per_type"].items()},
-    }  # fmt: skip
+        "per_type_average_score": {
+            t: r2(g["average_score"]) for t, g in metrics["per_type"].items()
+        },
+    }

@@ -29,8 +29,10 @@ from halbench.paths import halbench_home
 PROMPT_SHA256 = "2c73d8c50f1740d000fae62cfeed103c2f7a5bcfa904b27e6e09900e7ce600cc"
 PROMPT_CHARS = 6631
 PROMPT_VERSION = "llava-rlhf-eval_gpt_mmhal-template"
-PROMPT_URL = ("https://raw.githubusercontent.com/RLHF-V/RLHF-V/"
-              "3d35a91568b237fcc9d884463d9279fd7ae10350/eval/eval_gpt_mmhal.py")  # fmt: skip
+PROMPT_URL = (
+    "https://raw.githubusercontent.com/RLHF-V/RLHF-V/"
+    "3d35a91568b237fcc9d884463d9279fd7ae10350/eval/eval_gpt_mmhal.py"
+)
 N_QUESTIONS = 96
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG")
 
@@ -87,8 +89,13 @@ def install_judge_prompt(script: Path, data_dir: Path | None = None) -> dict[str
     target = judge_prompt_dir(data_dir)
     target.mkdir(parents=True, exist_ok=True)
     atomic_write_text(target / "template.txt", text)
-    meta = {"sha256": sha, "chars": len(text), "source": str(Path(script).resolve()),
-            "prompt_version": PROMPT_VERSION, "license": "GPL-3.0 (LLaVA-RLHF); not shipped with halbench"}  # fmt: skip
+    meta = {
+        "sha256": sha,
+        "chars": len(text),
+        "source": str(Path(script).resolve()),
+        "prompt_version": PROMPT_VERSION,
+        "license": "GPL-3.0 (LLaVA-RLHF); not shipped with halbench",
+    }
     atomic_write_text(target / "meta.json", json.dumps(meta, indent=1) + "\n")
     return meta
 
@@ -105,8 +112,12 @@ def load_judge_prompt(
         _check_slots(text, custom)
         sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
         parity = sha == PROMPT_SHA256
-        return text, {"prompt_version": PROMPT_VERSION if parity else "custom",
-                      "prompt_sha256": sha, "prompt_parity": parity, "prompt_file": str(custom)}  # fmt: skip
+        return text, {
+            "prompt_version": PROMPT_VERSION if parity else "custom",
+            "prompt_sha256": sha,
+            "prompt_parity": parity,
+            "prompt_file": str(custom),
+        }
     path = judge_prompt_dir(data_dir) / "template.txt"
     if not path.is_file():
         raise HalbenchError(
@@ -204,21 +215,35 @@ def _prepare_images(bench: Any, out: Path, *, images: Path) -> dict[str, Any]:
     for rec in records:
         path = find_image(Path(images), rec)
         if path is None:
-            missing.append(f"  {Path(images) / image_candidates(rec)[0]} (or "
-                           f"{image_candidates(rec)[-1]}), from {rec.get('image_src')}")  # fmt: skip
+            missing.append(
+                f"  {Path(images) / image_candidates(rec)[0]} (or "
+                f"{image_candidates(rec)[-1]}), from {rec.get('image_src')}"
+            )
         found.append(path)
     if missing:
         more = f"\n  ... and {len(missing) - 10} more" if len(missing) > 10 else ""
         raise InputError(
             str(images),
             f"{len(missing)} of the {N_QUESTIONS} MMHal-Bench images are missing; put each at:\n"
-            + "\n".join(missing[:10]) + more,
-        )  # fmt: skip
+            + "\n".join(missing[:10])
+            + more,
+        )
     items = []
     for index, (rec, path) in enumerate(zip(records, found, strict=True)):
-        items.append({"id": str(index), "image": str(path), "question": rec["question"],
-                      "question_type": rec["question_type"], "question_topic": rec["question_topic"],
-                      "mmhal_index": index, "mmhal_image_id": rec["image_id"]})  # fmt: skip
+        items.append(
+            {
+                "id": str(index),
+                "image": str(path),
+                "question": rec["question"],
+                "question_type": rec["question_type"],
+                "question_topic": rec["question_topic"],
+                "mmhal_index": index,
+                "mmhal_image_id": rec["image_id"],
+            }
+        )
     write_items(out, items)
-    return {"variant": None, "items": len(items),
-            "source": {"kind": "local_images", "images_dir": str(images.resolve())}}  # fmt: skip
+    return {
+        "variant": None,
+        "items": len(items),
+        "source": {"kind": "local_images", "images_dir": str(images.resolve())},
+    }

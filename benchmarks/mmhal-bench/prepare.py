@@ -13,11 +13,15 @@ from .mmhal_data import prepare_mmhal_bench
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--images", type=Path, metavar="DIR",
+        "--images",
+        type=Path,
+        metavar="DIR",
         help="a folder of MMHal-Bench's 96 images (named by image_id or the Flickr URL's name)",
     )
     parser.add_argument(
-        "--judge-prompt-from", type=Path, metavar="FILE",
+        "--judge-prompt-from",
+        type=Path,
+        metavar="FILE",
         help="a local eval_gpt_mmhal.py to extract the (GPL-3.0) judge prompt from",
     )
     parser.add_argument("--offline", action="store_true", help="never try to download")

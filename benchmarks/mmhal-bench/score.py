@@ -54,11 +54,19 @@ def load_answers(path: str | Path) -> tuple[dict[int, str], str]:
         for i, (line, rec) in enumerate(records.rows):
             name = next((f for f in ("model_answer", "text", "answer") if f in rec), None)
             if name is None or not isinstance(rec[name], str):
-                raise InputError(str(path), f"record {i}: no string model_answer/text/answer", line=line, field="model_answer")  # fmt: skip
+                raise InputError(
+                    str(path),
+                    f"record {i}: no string model_answer/text/answer",
+                    line=line,
+                    field="model_answer",
+                )
             texts.append(rec[name])
         rows = [(i + 1, None, t) for i, t in enumerate(texts)]
     elif records.kind == "object":
-        raise InputError(str(path), f"expected a JSON list of {N_QUESTIONS} records or JSONL, got one JSON object")  # fmt: skip
+        raise InputError(
+            str(path),
+            f"expected a JSON list of {N_QUESTIONS} records or JSONL, got one JSON object",
+        )
     else:
         rows = answer_lines(records, path, _FIELDS)
     ids = [qid for _, qid, _ in rows]
@@ -103,7 +111,7 @@ def mmhal_record(
             str(i),
             [{"role": "user", "content": judge_prompt(template, records[i], answers[i])}],
             params,
-        )  # fmt: skip
+        )
         for i in indices
     ]
     client = JudgeClient(judge)
@@ -118,14 +126,28 @@ def mmhal_record(
         rec, res = records[i], results.get(i)
         if res is None:
             reason = "no answer in the answer file"
-            items.append({"index": i, "question_type": rec["question_type"], "question": rec["question"], "unscored": reason})  # fmt: skip
+            items.append(
+                {
+                    "index": i,
+                    "question_type": rec["question_type"],
+                    "question": rec["question"],
+                    "unscored": reason,
+                }
+            )
             unscored.append(UnscoredItem(index=len(items) - 1, reason=reason))
             scores.append(None)
             types.append(rec["question_type"])
             continue
-        item = {"index": i, "question_type": rec["question_type"], "question_topic": rec["question_topic"],
-                "image_id": rec["image_id"], "question": rec["question"], "answer": answers[i],
-                "review": res.content, "judge_model_returned": res.returned_model}  # fmt: skip
+        item = {
+            "index": i,
+            "question_type": rec["question_type"],
+            "question_topic": rec["question_topic"],
+            "image_id": rec["image_id"],
+            "question": rec["question"],
+            "answer": answers[i],
+            "review": res.content,
+            "judge_model_returned": res.returned_model,
+        }
         score: int | None = None
         if res.content is None:
             reason = f"judge call failed: {res.error}"
@@ -133,8 +155,15 @@ def mmhal_record(
             found = ratings_found(res.content)
             item["ratings_found"] = found
             score = parse_rating(res.content)
-            reason = "" if score is not None else (
-                "judge reply has no 'rating: N'" if not found else f"judge reply has several ratings {found}")  # fmt: skip
+            reason = (
+                ""
+                if score is not None
+                else (
+                    "judge reply has no 'rating: N'"
+                    if not found
+                    else f"judge reply has several ratings {found}"
+                )
+            )
             if score is None and failures == "parity":
                 item["parity_score_0"] = f"reference rule: {reason} -> score 0"
                 score, reason = 0, ""
@@ -153,12 +182,19 @@ def mmhal_record(
     fractions, not_computable = {}, {}
     if overall["n"]:
         fractions = {
-            "hallucination_rate": Fraction(numerator=overall["hallucinated"], denominator=overall["n"]),
-            "informativeness": Fraction(numerator=overall["informativeness_points"], denominator=3 * overall["n"]),
+            "hallucination_rate": Fraction(
+                numerator=overall["hallucinated"], denominator=overall["n"]
+            ),
+            "informativeness": Fraction(
+                numerator=overall["informativeness_points"], denominator=3 * overall["n"]
+            ),
             "average_score_0_6": Fraction(numerator=overall["score_sum"], denominator=overall["n"]),
-        }  # fmt: skip
+        }
     else:
-        not_computable = {"average_score": "no item was judged", "hallucination_rate": "no item was judged"}  # fmt: skip
+        not_computable = {
+            "average_score": "no item was judged",
+            "hallucination_rate": "no item was judged",
+        }
     for name in ("average_score", "hallucination_rate", "informativeness"):  # headline copies
         metrics[name] = overall[name]
     metrics["reported"] = reported(metrics)
@@ -178,7 +214,7 @@ def mmhal_record(
             "judge_params": params,
             "alignment": alignment,
             **prompt_info,
-        },  # fmt: skip
+        },
         metrics=metrics,
         fractions=fractions,
         not_computable=not_computable,
@@ -193,14 +229,16 @@ def mmhal_record(
             created_at=started,
             command=command,
             details={"judge": judge_info},
-        ),  # fmt: skip
+        ),
     )
 
 
 def score_mmhal_bench(answers_path: str | Path, judge: JudgeConfig, **kwargs: Any) -> ResultRecord:
     answers, alignment = load_answers(answers_path)
     inputs = [InputFile(path=str(answers_path), sha256=file_sha256(answers_path), role="answers")]
-    return mmhal_record(answers, judge, alignment=alignment, questions=range(N_QUESTIONS), inputs=inputs, **kwargs)  # fmt: skip
+    return mmhal_record(
+        answers, judge, alignment=alignment, questions=range(N_QUESTIONS), inputs=inputs, **kwargs
+    )
 
 
 def check_judge(data_dir: Path | None) -> None:
@@ -216,8 +254,13 @@ def score_run(ctx: scorers.ScoreContext) -> ResultRecord:
     if ctx.judge is None:
         return scorers.not_judged(ctx)
     answers = {int(it.fields["mmhal_index"]): clean_answer(ctx.answers[it.id]) for it in ctx.items}
-    record = mmhal_record(answers, ctx.judge.config, data_dir=ctx.data_dir, command=ctx.command,
-                          on_estimate=ctx.judge.on_estimate)  # fmt: skip
+    record = mmhal_record(
+        answers,
+        ctx.judge.config,
+        data_dir=ctx.data_dir,
+        command=ctx.command,
+        on_estimate=ctx.judge.on_estimate,
+    )
     return scorers.finish(record, ctx)
 
 
@@ -226,14 +269,14 @@ def score_run(ctx: scorers.ScoreContext) -> ResultRecord:
 TITLE = "MMHal-Bench: LLM-judge ratings 0-6, hallucination rate, informativeness"
 DESCRIPTION = (
     "Rate answers to MMHal-Bench's 96 questions with LLaVA-RLHF's judge prompt, parsed as "
-        "eval_gpt_mmhal.py does (exactly one distinct 'rating: N' substring). A reply with none or several "
-        "ratings, or a failed call, makes the item unscored; --failures parity scores such replies 0 as "
-        "the reference does (labelled). The prompt is GPL-3.0 and not shipped: prepare it with "
-        "halbench data prepare mmhal-bench --judge-prompt-from eval_gpt_mmhal.py, or give --judge-prompt."
+    "eval_gpt_mmhal.py does (exactly one distinct 'rating: N' substring). A reply with none or several "
+    "ratings, or a failed call, makes the item unscored; --failures parity scores such replies 0 as "
+    "the reference does (labelled). The prompt is GPL-3.0 and not shipped: prepare it with "
+    "halbench data prepare mmhal-bench --judge-prompt-from eval_gpt_mmhal.py, or give --judge-prompt."
 )
 EPILOG = (
     "example:\n  halbench score mmhal-bench --answers runs/m/mmhal-bench/answers.jsonl \\\n"
-        "      --judge-model gpt-4o-2024-11-20 --output mmhal.json"
+    "      --judge-model gpt-4o-2024-11-20 --output mmhal.json"
 )
 
 
@@ -246,17 +289,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "or LLaVA-RLHF's response JSON (the template with model_answer filled)",
     )
     parser.add_argument(
-        "--failures", choices=["unscored", "parity"], default="unscored",
+        "--failures",
+        choices=["unscored", "parity"],
+        default="unscored",
         help="replies with no or several ratings: unscored (default) or parity (score 0, as the reference)",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--judge-prompt", type=Path, metavar="FILE",
+        "--judge-prompt",
+        type=Path,
+        metavar="FILE",
         help="a template of your own with four {} slots (recorded as non-parity with its sha256)",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--judge-max-tokens", type=int, default=512,
+        "--judge-max-tokens",
+        type=int,
+        default=512,
         help="RLHF-V/RLAIF-V: 512 (default); LLaVA-RLHF sent none (0 = none)",
-    )  # fmt: skip
+    )
     parser.add_argument("--data-dir", type=Path, metavar="DIR", help="prepared data root")
     add_judge_flags(parser)
 
@@ -279,12 +328,18 @@ def format_table(record: ResultRecord) -> str:
     m, rep = record.metrics, record.metrics.get("reported", {})
     mode = record.protocol.get("failures")
     parity = m.get("n_parity_score_0", 0)
-    lines = [f"MMHal-Bench, judge {record.protocol.get('judge_model')} (prompt {record.protocol.get('prompt_version')}): "
-             f"{record.n_scored} rated, {record.n_unscored} unscored"
-             + (f", {parity} scored 0 by the reference rule (--failures parity)" if mode == "parity" else ""),
-             f"  average score {rep.get('average_score')} (0-6)   hallucination rate {rep.get('hallucination_rate')}"
-             f"   informativeness {rep.get('informativeness')}",
-             f"  {'type':<13}{'avg':>6}{'hall.':>7}{'n':>4}{'unscored':>10}"]  # fmt: skip
+    lines = [
+        f"MMHal-Bench, judge {record.protocol.get('judge_model')} (prompt {record.protocol.get('prompt_version')}): "
+        f"{record.n_scored} rated, {record.n_unscored} unscored"
+        + (
+            f", {parity} scored 0 by the reference rule (--failures parity)"
+            if mode == "parity"
+            else ""
+        ),
+        f"  average score {rep.get('average_score')} (0-6)   hallucination rate {rep.get('hallucination_rate')}"
+        f"   informativeness {rep.get('informativeness')}",
+        f"  {'type':<13}{'avg':>6}{'hall.':>7}{'n':>4}{'unscored':>10}",
+    ]
     for t, g in m.get("per_type", {}).items():
         avg = "n/a" if g["average_score"] is None else f"{g['average_score']:.2f}"
         hall = "n/a" if g["hallucination_rate"] is None else f"{g['hallucination_rate']:.2f}"

@@ -55,8 +55,10 @@ def make_analyzer(spacy_model: str | None, nlp: NltkPipeline) -> tuple[Any, str 
     try:
         return SpacyAnalyzer(REFERENCE_SPACY), None
     except (ImportError, OSError, ValueError) as exc:
-        note = (f"spaCy {REFERENCE_SPACY} not available ({str(exc).splitlines()[0][:120]}); "
-                "used halbench's WordNet fallback: not the reference's lemmas and tags")  # fmt: skip
+        note = (
+            f"spaCy {REFERENCE_SPACY} not available ({str(exc).splitlines()[0][:120]}); "
+            "used halbench's WordNet fallback: not the reference's lemmas and tags"
+        )
         return WordNetAnalyzer(nlp), note
 
 
@@ -77,7 +79,11 @@ def score_llm_answers(
     synonym = score_object_halbench_answers(
         answers, coco_annotations, options, nlp=nlp, command=command, source=source, inputs=inputs
     )
-    vocab = SynonymVocabulary.default() if options.synonyms is None else SynonymVocabulary.from_file(options.synonyms)  # fmt: skip
+    vocab = (
+        SynonymVocabulary.default()
+        if options.synonyms is None
+        else SynonymVocabulary.from_file(options.synonyms)
+    )
     note = None
     if analyzer is None:
         analyzer, note = make_analyzer(llm.spacy_model, nlp)
@@ -92,7 +98,7 @@ def score_llm_answers(
                 }
             ],
             dict(PARAMS),
-        )  # fmt: skip
+        )
         for i in scorable
         if not is_short(answers[i].answer)
     ]
@@ -143,23 +149,42 @@ def score_llm_answers(
         mentions = to_coco(words, vocab)
         item = score_item(ans.image_id, ans.answer, gt, lambda _text, m=mentions: m)
         scored.append(item)
-        syn_scored.append(score_item(ans.image_id, ans.answer, gt, lambda _t, m=syn_item["mentions"]: [tuple(x) for x in m]))  # fmt: skip
+        syn_scored.append(
+            score_item(
+                ans.image_id,
+                ans.answer,
+                gt,
+                lambda _t, m=syn_item["mentions"]: [tuple(x) for x in m],
+            )
+        )
         llm_mentions.append(item.mentions)
         syn_mentions.append(syn_scored[-1].mentions)
         items.append({**item_record(item, fields), "extracted": extracted, "refined": words})
     result = aggregate(scored)
     syn_same = aggregate(syn_scored)
     unscored.sort(key=lambda u: u.index)
-    side = {name: {"llm": result.metrics.get(name), "synonym": syn_same.metrics.get(name)}
-            for name in ("CHAIRs", "CHAIRs_refine", "CHAIRi", "coverage")}  # fmt: skip
-    metrics = {**result.metrics,
-               "synonym_path": {"same_items": syn_same.metrics, "all_items": synonym.metrics},
-               "agreement": {**agreement(llm_mentions, syn_mentions), "side_by_side": side},
-               "n_llm_calls_needed": len(requests), "n_short_answers": len(scorable) - len(requests)}  # fmt: skip
-    protocol = {**synonym.protocol, "extractor": "llm", "judge_model": llm.judge.model, "judge_params": dict(PARAMS),
-                "prompt_version": PROMPT_VERSION, "prompt_sha256": PROMPT_SHA256, "lemmatizer": analyzer.name,
-                "mode": _mode(analyzer, options),
-                "failures": "unscored (the reference retries 100 times, then aborts the run)"}  # fmt: skip
+    side = {
+        name: {"llm": result.metrics.get(name), "synonym": syn_same.metrics.get(name)}
+        for name in ("CHAIRs", "CHAIRs_refine", "CHAIRi", "coverage")
+    }
+    metrics = {
+        **result.metrics,
+        "synonym_path": {"same_items": syn_same.metrics, "all_items": synonym.metrics},
+        "agreement": {**agreement(llm_mentions, syn_mentions), "side_by_side": side},
+        "n_llm_calls_needed": len(requests),
+        "n_short_answers": len(scorable) - len(requests),
+    }
+    protocol = {
+        **synonym.protocol,
+        "extractor": "llm",
+        "judge_model": llm.judge.model,
+        "judge_params": dict(PARAMS),
+        "prompt_version": PROMPT_VERSION,
+        "prompt_sha256": PROMPT_SHA256,
+        "lemmatizer": analyzer.name,
+        "mode": _mode(analyzer, options),
+        "failures": "unscored (the reference retries 100 times, then aborts the run)",
+    }
     if note:
         protocol["lemmatizer_note"] = note
     prov = synonym.provenance
@@ -173,7 +198,7 @@ def score_llm_answers(
         fractions={
             name: Fraction(numerator=result.counts[num], denominator=result.counts[den])
             for name, (num, den) in FRACTIONS.items()
-        },  # fmt: skip
+        },
         not_computable=result.not_computable,
         n_items=len(items),
         n_scored=len(scored),
@@ -197,6 +222,10 @@ def score_object_halbench_llm(
     llm: LlmExtraction,
     **kwargs: Any,
 ) -> ResultRecord:
-    answers = load_object_halbench_answers(answers_path, questions_path=options.questions, coh=options.coh)  # fmt: skip
+    answers = load_object_halbench_answers(
+        answers_path, questions_path=options.questions, coh=options.coh
+    )
     inputs = [InputFile(path=str(answers_path), sha256=file_sha256(answers_path), role="answers")]
-    return score_llm_answers(answers, coco_annotations, options, llm, source=str(answers_path), inputs=inputs, **kwargs)  # fmt: skip
+    return score_llm_answers(
+        answers, coco_annotations, options, llm, source=str(answers_path), inputs=inputs, **kwargs
+    )

@@ -55,7 +55,13 @@ Assume that the answer is correct, please identify all visible objects that are 
 """  # noqa: E501
 PROMPT_VERSION = "rlhfv-eval_gpt_obj_halbench@3d35a91"
 PROMPT_SHA256 = hashlib.sha256(PROMPT.encode()).hexdigest()
-PARAMS = {"temperature": 0.2, "top_p": 1, "max_tokens": 512, "presence_penalty": 0, "frequency_penalty": 0}  # fmt: skip
+PARAMS = {
+    "temperature": 0.2,
+    "top_p": 1,
+    "max_tokens": 512,
+    "presence_penalty": 0,
+    "frequency_penalty": 0,
+}
 NOUN_TAGS = ("NNP", "NNPS", "NN", "NNS")
 
 
@@ -156,7 +162,9 @@ class SpacyAnalyzer:
         self.parity = model == "en_core_web_trf"
         probe = self._nlp("a dog")
         if not any(getattr(t, "tag_", "") for t in probe):
-            raise ValueError(f"spaCy pipeline {model!r} assigns no part-of-speech tags (it needs a tagger)")  # fmt: skip
+            raise ValueError(
+                f"spaCy pipeline {model!r} assigns no part-of-speech tags (it needs a tagger)"
+            )
 
     def analyze(self, text: str) -> list[tuple[str, str]]:
         return [(t.lemma_, t.tag_) for t in self._nlp(text)]
@@ -166,7 +174,7 @@ class SpacyAnalyzer:
 _FUNCTION_WORDS = frozenset(
     "a an the of in on at with and or for to from by into onto over under near next behind "
     "its his her their our my your this that these those some any each every it they he she".split()
-)  # fmt: skip
+)
 
 
 class WordNetAnalyzer:

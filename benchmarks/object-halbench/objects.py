@@ -34,9 +34,19 @@ from halbench.nlp.tokenize import ChunkMap, T
 EXTRACTOR_VERSION = "rlhfv-chair-1"
 
 _ANIMALS = (
-    "bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe",
-    "animal", "cub",
-)  # fmt: skip
+    "bird",
+    "cat",
+    "dog",
+    "horse",
+    "sheep",
+    "cow",
+    "elephant",
+    "bear",
+    "zebra",
+    "giraffe",
+    "animal",
+    "cub",
+)
 _VEHICLES = ("jet", "train")
 
 

@@ -45,7 +45,20 @@ class ReferenceChair:
         doubles = [w for w in self.inverse_synonym_dict if len(w.strip().split(" ")) >= 2]
         doubles += ["home plate", "train track"]
         self.double_word_dict = {w: w for w in doubles}
-        for animal in ["bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe", "animal", "cub"]:  # fmt: skip
+        for animal in [
+            "bird",
+            "cat",
+            "dog",
+            "horse",
+            "sheep",
+            "cow",
+            "elephant",
+            "bear",
+            "zebra",
+            "giraffe",
+            "animal",
+            "cub",
+        ]:
             self.double_word_dict[f"baby {animal}"] = animal
             self.double_word_dict[f"adult {animal}"] = animal
         for vehicle in ["jet", "train"]:

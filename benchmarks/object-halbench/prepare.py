@@ -26,18 +26,26 @@ from halbench.registry import Benchmark
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--from", dest="source", type=Path, metavar="PATH",
+        "--from",
+        dest="source",
+        type=Path,
+        metavar="PATH",
         help="RLHF-V's obj_halbench_300_with_image.jsonl, already downloaded (else downloaded)",
     )
     parser.add_argument(
-        "--coco-annotations", type=Path, metavar="DIR",
+        "--coco-annotations",
+        type=Path,
+        metavar="DIR",
         help="COCO 2014 annotations, recorded for scoring",
     )
     parser.add_argument(
-        "--coco-sample", action="store_true",
+        "--coco-sample",
+        action="store_true",
         help="a documented seeded sample of 300 val2014 images instead of the official file",
     )
-    parser.add_argument("--coco-images", type=Path, metavar="DIR", help="--coco-sample: COCO val2014 images")
+    parser.add_argument(
+        "--coco-images", type=Path, metavar="DIR", help="--coco-sample: COCO val2014 images"
+    )
     parser.add_argument("--seed", type=int, help="--coco-sample seed (default 0)")
     parser.add_argument("--offline", action="store_true", help="never try to download")
 

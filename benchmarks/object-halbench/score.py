@@ -87,39 +87,49 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--answers", required=True, metavar="ANSWERS", help="answer file (JSONL, or JSON)"
     )
     parser.add_argument(
-        "--coco-annotations", required=True, metavar="PATH",
+        "--coco-annotations",
+        required=True,
+        metavar="PATH",
         help="COCO 2014 annotations directory or a caps_boxes JSONL file",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--questions", metavar="QUESTIONS.jsonl",
+        "--questions",
+        metavar="QUESTIONS.jsonl",
         help="question file with image_id per line, for answer files without image ids "
         "(RLHF-V's generator output): ids are joined by line position, as in the reference",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--coh", choices=["auto", "on", "off"], default="auto",
+        "--coh",
+        choices=["auto", "on", "off"],
+        default="auto",
         help="cut Chain-of-Hindsight marker sentences: 'auto' (default) does it when the answer "
         "file's path contains 'coh', like the reference",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--unknown-images", choices=["error", "unscored"], default="error",
+        "--unknown-images",
+        choices=["error", "unscored"],
+        default="error",
         help="an image id missing from the ground truth stops with an error (default) or makes "
         "that answer unscored (counted and listed, excluded from every metric)",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--synonyms", metavar="FILE",
+        "--synonyms",
+        metavar="FILE",
         help="another synonym list in the format of RLHF-V's synonyms_refine.txt (one class per "
         "line, ', '-separated, canonical name first); the record's protocol mode becomes "
         "'custom-synonyms' (default: the reference list, shipped)",
-    )  # fmt: skip
+    )
     parser.add_argument(
         "--no-cache",
         action="store_true",
         help="rebuild the ground truth, do not read or write its cache",
     )
     parser.add_argument(
-        "--tokenizer", choices=["fast", "nltk"], default="fast",
+        "--tokenizer",
+        choices=["fast", "nltk"],
+        default="fast",
         help="'fast' (default) gives NLTK's tokens exactly, faster; 'nltk' calls nltk.word_tokenize",
-    )  # fmt: skip
+    )
     add_llm_extractor_flags(parser)
 
 
@@ -189,8 +199,10 @@ def _synonym_table(record: ResultRecord) -> str:
 def _llm_table(record: ResultRecord) -> str:
     """The LLM-extraction table, then both paths side by side on the same items and their agreement."""
     p, ag = record.protocol, record.metrics.get("agreement", {})
-    lines = [_synonym_table(record),
-             f"  judge {p.get('judge_model')}, prompt {p.get('prompt_version')}, lemmatizer {p.get('lemmatizer')} ({p.get('mode')})"]  # fmt: skip
+    lines = [
+        _synonym_table(record),
+        f"  judge {p.get('judge_model')}, prompt {p.get('prompt_version')}, lemmatizer {p.get('lemmatizer')} ({p.get('mode')})",
+    ]
     if p.get("lemmatizer_note"):
         lines.append(f"  note: {p['lemmatizer_note']}")
     lines.append(f"  LLM vs synonym path on the same {ag.get('n_items', 0)} items:")
@@ -198,9 +210,11 @@ def _llm_table(record: ResultRecord) -> str:
     for name, v in ag.get("side_by_side", {}).items():
         lines.append(f"  {name:<16}{pct(v['llm']):>10}{pct(v['synonym']):>10}")
     same, jac = ag.get("same_class_set"), ag.get("mean_class_jaccard")
-    lines.append(f"  per-item agreement: same COCO classes {pct(same)} ({ag.get('same_class_set_count')}/{ag.get('n_items')}), "
-                 f"same mentions {ag.get('same_mentions_count')}/{ag.get('n_items')}, "
-                 f"mean Jaccard {'n/a' if jac is None else f'{jac:.3f}'}")  # fmt: skip
+    lines.append(
+        f"  per-item agreement: same COCO classes {pct(same)} ({ag.get('same_class_set_count')}/{ag.get('n_items')}), "
+        f"same mentions {ag.get('same_mentions_count')}/{ag.get('n_items')}, "
+        f"mean Jaccard {'n/a' if jac is None else f'{jac:.3f}'}"
+    )
     return "\n".join(lines)
 
 

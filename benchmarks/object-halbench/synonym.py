@@ -110,8 +110,9 @@ def score_object_halbench_answers(
                     source,
                     f"image_id {ans.image_id} is not in the ground truth {coco_annotations} "
                     "(use --unknown-images unscored to report such answers as unscored)",
-                    line=ans.line, field="image_id",
-                )  # fmt: skip
+                    line=ans.line,
+                    field="image_id",
+                )
             unscored.append(UnscoredItem(index=index, reason=reason, line=ans.line))
             records.append({**ans.fields, "unscored": reason})
             continue

@@ -13,7 +13,11 @@ from halbench.registry import Benchmark
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--coco-images", type=Path, metavar="DIR", required=True, help="COCO val2014 image directory"
+        "--coco-images",
+        type=Path,
+        metavar="DIR",
+        required=True,
+        help="COCO val2014 image directory",
     )
 
 
@@ -34,9 +38,18 @@ def _prepare_pope(
             if not image.is_file():
                 missing.add(q["image"])
                 continue
-            items.append({"id": f"{name}-{q['question_id']}", "image": str(image.resolve()), "question": q["text"] + suffix,
-                          "split": name, "question_id": q["question_id"], "label": q["label"],
-                          "raw_question": q["text"], "coco_image": q["image"]})  # fmt: skip
+            items.append(
+                {
+                    "id": f"{name}-{q['question_id']}",
+                    "image": str(image.resolve()),
+                    "question": q["text"] + suffix,
+                    "split": name,
+                    "question_id": q["question_id"],
+                    "label": q["label"],
+                    "raw_question": q["text"],
+                    "coco_image": q["image"],
+                }
+            )
     if missing:
         shown = ", ".join(sorted(missing)[:5])
         raise InputError(str(coco_images), f"{len(missing)} POPE images missing, e.g. {shown}")

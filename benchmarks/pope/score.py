@@ -39,7 +39,12 @@ def load_questions(path: str | Path) -> list[dict[str, Any]]:
             if key not in rec:
                 raise InputError(str(path), f'missing "{key}"', line=number, field=key)
             if not isinstance(rec[key], kind) or isinstance(rec[key], bool):
-                raise InputError(str(path), f'"{key}" must be {"an integer" if kind is int else "a string"}, got {describe_type(rec[key])}', line=number, field=key)  # fmt: skip
+                raise InputError(
+                    str(path),
+                    f'"{key}" must be {"an integer" if kind is int else "a string"}, got {describe_type(rec[key])}',
+                    line=number,
+                    field=key,
+                )
         if rec["question_id"] in seen:
             raise InputError(
                 str(path),
@@ -148,8 +153,15 @@ def pope_record(
         fractions[f"{name}.recall"] = Fraction(numerator=c["tp"], denominator=c["tp"] + c["fn"])
         fractions[f"{name}.yes_ratio"] = Fraction(numerator=c["yes"], denominator=c["scored"])
         for q, answer, pred in zip(questions, answers, parsed, strict=True):
-            item = {"split": name, "question_id": q["question_id"], "image": q.get("image"), "question": q.get("text"),
-                    "answer": answer, "parsed": pred, "label": q["label"]}  # fmt: skip
+            item = {
+                "split": name,
+                "question_id": q["question_id"],
+                "image": q.get("image"),
+                "question": q.get("text"),
+                "answer": answer,
+                "parsed": pred,
+                "label": q["label"],
+            }
             if pred is None:
                 reason = "answer is neither an explicit yes nor no (strict mode)"
                 item["unscored"] = reason
@@ -202,7 +214,14 @@ def score_run(ctx: scorers.ScoreContext) -> ResultRecord:
     splits: dict[str, tuple[list[dict[str, Any]], list[str]]] = {}
     for it in ctx.items:
         qs, ans = splits.setdefault(str(it.fields["split"]), ([], []))
-        qs.append({"question_id": it.fields["question_id"], "label": it.fields["label"], "text": it.fields.get("raw_question", it.question), "image": it.fields.get("coco_image")})  # fmt: skip
+        qs.append(
+            {
+                "question_id": it.fields["question_id"],
+                "label": it.fields["label"],
+                "text": it.fields.get("raw_question", it.question),
+                "image": it.fields.get("coco_image"),
+            }
+        )
         ans.append(ctx.answers[it.id])
     record = pope_record(
         [(name, qs, ans, "item") for name, (qs, ans) in splits.items()], command=ctx.command
@@ -215,20 +234,25 @@ def score_run(ctx: scorers.ScoreContext) -> ResultRecord:
 TITLE = "POPE yes/no object questions (reference parsing, or strict)"
 DESCRIPTION = (
     "Score POPE answers. parity: the reference evaluate.py parser (first sentence, no "
-        "commas, 'No'/'no'/'not' means no, anything else yes) and metrics with yes positive; strict: "
-        "only an explicit leading yes/no counts, others are unscored (not reference-comparable)."
+    "commas, 'No'/'no'/'not' means no, anything else yes) and metrics with yes positive; strict: "
+    "only an explicit leading yes/no counts, others are unscored (not reference-comparable)."
 )
 EPILOG = (
     "examples:\n  halbench score pope --questions random --answers answers_random.jsonl --output pope.json\n"
-        "  halbench score pope --questions random popular adversarial \\\n"
-        "      --answers ans_random.jsonl ans_popular.jsonl ans_adversarial.jsonl --output pope.json"
+    "  halbench score pope --questions random popular adversarial \\\n"
+    "      --answers ans_random.jsonl ans_popular.jsonl ans_adversarial.jsonl --output pope.json"
 )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``halbench score pope`` flags (``--output`` is the framework's)."""
-    parser.add_argument("--questions", required=True, nargs="+", metavar="Q",
-                    help="question/label files (JSON lines), or the shipped splits: random, popular, adversarial")  # fmt: skip
+    parser.add_argument(
+        "--questions",
+        required=True,
+        nargs="+",
+        metavar="Q",
+        help="question/label files (JSON lines), or the shipped splits: random, popular, adversarial",
+    )
     parser.add_argument(
         "--answers",
         required=True,
@@ -237,7 +261,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="answer files, one per --questions, same order",
     )
     parser.add_argument("--mode", choices=["parity", "strict"], default="parity")
-
 
 
 def score_command(args: argparse.Namespace) -> ResultRecord:
@@ -259,8 +282,10 @@ def _questions(name: str) -> str:
 
 def format_table(record: ResultRecord) -> str:
     m = record.metrics
-    lines = [f"POPE ({record.benchmark_version}, mode={record.protocol.get('mode')}): {record.n_scored} scored, {record.n_unscored} unscored",
-             f"  {'split':<14}{'accuracy':>10}{'precision':>11}{'recall':>9}{'F1':>9}{'yes-ratio':>11}"]  # fmt: skip
+    lines = [
+        f"POPE ({record.benchmark_version}, mode={record.protocol.get('mode')}): {record.n_scored} scored, {record.n_unscored} unscored",
+        f"  {'split':<14}{'accuracy':>10}{'precision':>11}{'recall':>9}{'F1':>9}{'yes-ratio':>11}",
+    ]
     rows = list(m["splits"].items())
     if len(rows) > 1:
         rows.append(("macro mean", m))

@@ -64,9 +64,7 @@ EPILOG = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--answers", required=True, type=Path, help="a run's vqav2/answers.jsonl"
-    )
+    parser.add_argument("--answers", required=True, type=Path, help="a run's vqav2/answers.jsonl")
     parser.add_argument(
         "--questions", required=True, type=Path, help="the official test-dev questions JSON"
     )

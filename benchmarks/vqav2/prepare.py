@@ -18,7 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--vqa-questions", type=Path, metavar="FILE", required=True, help="official questions JSON"
     )
     parser.add_argument(
-        "--vqa-annotations", type=Path, metavar="FILE",
+        "--vqa-annotations",
+        type=Path,
+        metavar="FILE",
         help="official annotations JSON (omit for test-dev)",
     )
     parser.add_argument(
@@ -70,8 +72,16 @@ def _prepare_vqav2(
     for qid in track(order, desc="vqav2 items", unit="q"):
         q = questions[qid]
         path = find_coco_image(Path(coco_images), q["image_id"], split)
-        items.append({"id": str(qid), "image": str(path), "image_id": q["image_id"], "question": q["question"] + suffix,
-                      "question_id": qid, "raw_question": q["question"]})  # fmt: skip
+        items.append(
+            {
+                "id": str(qid),
+                "image": str(path),
+                "image_id": q["image_id"],
+                "question": q["question"] + suffix,
+                "question_id": qid,
+                "raw_question": q["question"],
+            }
+        )
     write_items(out, items)
     return {
         "variant": variant,

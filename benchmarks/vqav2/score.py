@@ -86,9 +86,10 @@ def load_predictions(path: str | Path) -> dict[int, str]:
     records = read_records(p)
     if records.kind == "object":
         raise InputError(
-            str(p), 'expected a JSON array of {"question_id", "answer"} objects or JSONL, '
+            str(p),
+            'expected a JSON array of {"question_id", "answer"} objects or JSONL, '
             "got one JSON object",
-        )  # fmt: skip
+        )
     rows = [
         ({"line": n, "prefix": records.where(k)}, rec) for k, (n, rec) in enumerate(records.rows)
     ]
@@ -149,9 +150,17 @@ def score_vqav2(
         InputFile(path=str(questions_path), sha256=file_sha256(questions_path), role="questions"),
     ]
     return vqav2_record(
-        questions, texts, preds, normalize=normalize, missing=missing, source=str(answers_path),
-        questions_source=str(questions_path), inputs=inputs, command=command, started=(started, t0),
-    )  # fmt: skip
+        questions,
+        texts,
+        preds,
+        normalize=normalize,
+        missing=missing,
+        source=str(answers_path),
+        questions_source=str(questions_path),
+        inputs=inputs,
+        command=command,
+        started=(started, t0),
+    )
 
 
 def vqav2_record(
@@ -194,16 +203,28 @@ def vqav2_record(
     by_id = {it.question_id: it for it in score.items}
     items, unscored = [], []
     for index, q in enumerate(questions):
-        base = {"question_id": q.question_id, "image_id": texts[q.question_id]["image_id"],
-                "question": texts[q.question_id]["question"], "answer_type": q.answer_type, "question_type": q.question_type}  # fmt: skip
+        base = {
+            "question_id": q.question_id,
+            "image_id": texts[q.question_id]["image_id"],
+            "question": texts[q.question_id]["question"],
+            "answer_type": q.answer_type,
+            "question_type": q.question_type,
+        }
         it = by_id.get(q.question_id)
         if it is None:
             reason = "no answer"
             unscored.append(UnscoredItem(index=index, reason=reason))
             items.append({**base, "unscored": reason})
         else:
-            items.append({**base, "answer": preds[q.question_id], "prediction": it.prediction,
-                          "normalized": it.normalized, "accuracy": it.accuracy})  # fmt: skip
+            items.append(
+                {
+                    **base,
+                    "answer": preds[q.question_id],
+                    "prediction": it.prediction,
+                    "normalized": it.normalized,
+                    "accuracy": it.accuracy,
+                }
+            )
     n = len(score.items)
     return ResultRecord(
         benchmark=VQAV2,
@@ -273,12 +294,12 @@ def score_run(ctx: scorers.ScoreContext) -> ResultRecord:
 TITLE = "VQAv2 accuracy, identical to the official evaluation (2021)"
 DESCRIPTION = (
     "Score VQA answers exactly like GT-Vision-Lab/VQA vqaEval.py (2021): answers are "
-        "normalised only when the ten human answers disagree; accuracy = mean over leave-one-out "
-        "subsets of min(1, matches/3)."
+    "normalised only when the ten human answers disagree; accuracy = mean over leave-one-out "
+    "subsets of min(1, matches/3)."
 )
 EPILOG = (
     "example:\n  halbench score vqav2 --answers results.json --annotations v2_mscoco_val2014_annotations.json "
-        "\\\n      --questions v2_OpenEnded_mscoco_val2014_questions.json --output vqav2.json"
+    "\\\n      --questions v2_OpenEnded_mscoco_val2014_questions.json --output vqav2.json"
 )
 
 
@@ -292,14 +313,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--annotations", required=True, help="VQA v2 annotations JSON")
     parser.add_argument("--questions", required=True, help="VQA v2 questions JSON")
     parser.add_argument(
-        "--normalize", choices=["official", "always"], default="official",
+        "--normalize",
+        choices=["official", "always"],
+        default="official",
         help="'always' also normalises when the humans agree (what some toolkits do; not the official metric)",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--missing", choices=["error", "unscored"], default="error",
+        "--missing",
+        choices=["error", "unscored"],
+        default="error",
         help="questions without an answer: error (the official evaluation requires all) or unscored",
-    )  # fmt: skip
-
+    )
 
 
 def score_command(args: argparse.Namespace) -> ResultRecord:
@@ -316,9 +340,11 @@ def score_command(args: argparse.Namespace) -> ResultRecord:
 def format_table(record: ResultRecord) -> str:
     m = record.metrics
     rep = m.get("reported", {})
-    lines = [f"VQAv2 ({record.benchmark_version}, normalize={record.protocol.get('normalize')}): "
-             f"{record.n_scored} scored, {record.n_unscored} unscored",
-             f"  overall accuracy        {rep.get('overall', 'n/a')}"]  # fmt: skip
+    lines = [
+        f"VQAv2 ({record.benchmark_version}, normalize={record.protocol.get('normalize')}): "
+        f"{record.n_scored} scored, {record.n_unscored} unscored",
+        f"  overall accuracy        {rep.get('overall', 'n/a')}",
+    ]
     for k, v in sorted(rep.get("perAnswerType", {}).items()):
         lines.append(f"  {k:<24}{v}")
     lines.append("  (percent, rounded like the official script; fractions in the record)")

@@ -97,5 +97,12 @@ def span_f1(
         f1 = 0.0
     else:
         f1 = 2 * precision * recall / (precision + recall)
-    return {"f1": f1, "precision": precision, "recall": recall,
-            "spans_a": n_a, "spans_b": n_b, "matched_a": m_a, "matched_b": m_b}  # fmt: skip
+    return {
+        "f1": f1,
+        "precision": precision,
+        "recall": recall,
+        "spans_a": n_a,
+        "spans_b": n_b,
+        "matched_a": m_a,
+        "matched_b": m_b,
+    }

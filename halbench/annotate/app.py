@@ -132,9 +132,13 @@ def create_app(
         resp = redirect("/")
         max_age = max(1, int((expires - store.clock()).total_seconds()))
         resp.set_cookie(
-            COOKIE, session, httponly=True, samesite="Strict", secure=secure_cookie,
+            COOKIE,
+            session,
+            httponly=True,
+            samesite="Strict",
+            secure=secure_cookie,
             max_age=max_age,
-        )  # fmt: skip
+        )
         return resp
 
     @app.post("/logout")
@@ -176,9 +180,17 @@ def create_app(
             **store.state(pk, g.who),
         }
         return render_template(
-            "item.html", row=row, data=data, index=i + 1, total=total, done=done,
-            who=g.who, csrf=g.csrf, has_image=bool(row["image"]), types=TYPES,
-        )  # fmt: skip
+            "item.html",
+            row=row,
+            data=data,
+            index=i + 1,
+            total=total,
+            done=done,
+            who=g.who,
+            csrf=g.csrf,
+            has_image=bool(row["image"]),
+            types=TYPES,
+        )
 
     @app.get("/image/<int:pk>")
     def image(pk: int) -> Any:

@@ -6,15 +6,16 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from halbench.cli.common import Formatter, global_flags
 from halbench.errors import HalbenchError
 
 _EPILOG = """\
 examples:
-  halbench annotate serve --run runs/llava --benchmark mhumaneval
+  halbench annotate serve --run runs/llava --benchmarks mhumaneval
   halbench annotate add-annotator alice --db runs/llava/mhumaneval/annotations.sqlite --link-days 14
   halbench annotate revoke alice --db runs/llava/mhumaneval/annotations.sqlite
   halbench annotate report --db runs/llava/mhumaneval/annotations.sqlite
-  halbench annotate export-ddpo corrections.jsonl --db runs/llava/mhumaneval/annotations.sqlite
+  halbench annotate export-ddpo --db runs/llava/mhumaneval/annotations.sqlite --output corrections.jsonl
 
 The store defaults to RUN_DIR/<benchmark>/annotations.sqlite. Docs: docs/annotate.md."""
 
@@ -25,14 +26,29 @@ def add_parser(sub: Any) -> None:
         help="web app for human judgement of hallucinations (MHumanEval) and corrections (DDPO)",
         description="Human annotation of a halbench run: hallucinated spans by type, corrections.",
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=Formatter,
+        parents=[global_flags()],
     )
     asub = p.add_subparsers(dest="annotate_command", metavar="ACTION")
     asub.required = True
 
-    s = asub.add_parser("serve", help="load a run's answers and start the web app")
+    s = asub.add_parser(
+        "serve",
+        help="load a run's answers and start the web app",
+        description="Load one benchmark's answers of a halbench run into the annotation store "
+        "(new items are added, annotations kept) and serve the app on 127.0.0.1.",
+        epilog="example:\n  halbench annotate serve --run runs/llava --benchmarks mhumaneval",
+        formatter_class=Formatter,
+        parents=[global_flags()],
+    )
     s.add_argument("--run", type=Path, metavar="RUN_DIR", help="a halbench run output directory")
-    s.add_argument("--benchmark", help="which benchmark of the run (default: the only one)")
+    s.add_argument(
+        "--benchmarks",
+        "--benchmark",
+        dest="benchmark",
+        metavar="NAME",
+        help="the one benchmark of the run to annotate (default: the run's only one)",
+    )
     s.add_argument(
         "--db", type=Path, help="annotation store (default RUN_DIR/<benchmark>/annotations.sqlite)"
     )
@@ -51,15 +67,23 @@ def add_parser(sub: Any) -> None:
         "expired or revoked): the old link and all their sessions stop working.",
         epilog="example:\n  halbench annotate add-annotator alice --db runs/llava/mhumaneval/"
         "annotations.sqlite --link-days 14",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=Formatter,
+        parents=[global_flags()],
     )
     a.add_argument("name", help="the annotator's name (shown in the app and the report)")
-    a.add_argument("--db", type=Path, required=True)
+    a.add_argument("--db", type=Path, required=True, help="the annotation store (SQLite file)")
     a.add_argument("--base-url", default="http://127.0.0.1:8000", help="where the app is served")
-    a.add_argument("--link-days", type=float, metavar="N",
-                   help="the link expires after N days (default: never); sessions end then too")  # fmt: skip
-    a.add_argument("--new-link", action="store_true",
-                   help="a new link for an existing annotator (the old one stops working)")  # fmt: skip
+    a.add_argument(
+        "--link-days",
+        type=float,
+        metavar="N",
+        help="the link expires after N days (default: never); sessions end then too",
+    )
+    a.add_argument(
+        "--new-link",
+        action="store_true",
+        help="a new link for an existing annotator (the old one stops working)",
+    )
     a.set_defaults(func=_cmd_add_annotator)
 
     v = asub.add_parser(
@@ -69,16 +93,30 @@ def add_parser(sub: Any) -> None:
         "session (browser tab) gets 401 on its next request. Their judgements so far stay in\n"
         "the store and the report. add-annotator NAME --new-link gives them access again.",
         epilog="example:\n  halbench annotate revoke alice --db runs/llava/mhumaneval/annotations.sqlite",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=Formatter,
+        parents=[global_flags()],
     )
     v.add_argument("name", help="the annotator to revoke")
-    v.add_argument("--db", type=Path, required=True)
+    v.add_argument("--db", type=Path, required=True, help="the annotation store (SQLite file)")
     v.set_defaults(func=_cmd_revoke)
 
-    r = asub.add_parser("report", help="MHumanEval rates, intervals and agreement -> result record")
-    r.add_argument("--db", type=Path, required=True)
-    r.add_argument("--combine", default="majority", choices=["majority", "any", "all"],
-                   help="several annotators per response: majority (>= half; default), any, all")  # fmt: skip
+    r = asub.add_parser(
+        "report",
+        help="MHumanEval rates, intervals and agreement -> result record",
+        description="Response-level hallucination rates (object, position, number, all) with "
+        "Wilson 95% intervals, per annotator and source, inter-annotator agreement; written as a "
+        "result record the leaderboard reads.",
+        epilog="example:\n  halbench annotate report --db runs/llava/mhumaneval/annotations.sqlite",
+        formatter_class=Formatter,
+        parents=[global_flags()],
+    )
+    r.add_argument("--db", type=Path, required=True, help="the annotation store (SQLite file)")
+    r.add_argument(
+        "--combine",
+        default="majority",
+        choices=["majority", "any", "all"],
+        help="several annotators per response: majority (>= half; default), any, all",
+    )
     r.add_argument(
         "--output",
         type=Path,
@@ -91,16 +129,29 @@ def add_parser(sub: Any) -> None:
         help="a judge model proposes hallucinated spans for people to accept or reject",
         description="Ask a vision judge (OpenAI-compatible) for each response's hallucinated spans; they "
         "appear in the app as proposals. The report keeps judge and human labels apart.",
+        epilog="example:\n  halbench annotate prelabel --db runs/llava/mhumaneval/annotations.sqlite "
+        "--judge-model gpt-4o-2024-11-20",
+        formatter_class=Formatter,
+        parents=[global_flags()],
     )
-    j.add_argument("--db", type=Path, required=True)
+    j.add_argument("--db", type=Path, required=True, help="the annotation store (SQLite file)")
     from halbench.judges.cli import add_judge_flags
 
     add_judge_flags(j)
     j.set_defaults(func=_cmd_prelabel)
 
-    e = asub.add_parser("export-ddpo", help="corrections as DDPO preference pairs (JSONL)")
-    e.add_argument("out", type=Path, metavar="OUT")
-    e.add_argument("--db", type=Path, required=True)
+    e = asub.add_parser(
+        "export-ddpo",
+        help="corrections as DDPO preference pairs (JSONL)",
+        description="Write every corrected response as a DDPO preference pair (the corrected "
+        "text is chosen, the model's answer rejected) in the interchange JSONL of docs/ddpo.md.",
+        epilog="example:\n  halbench annotate export-ddpo --db runs/llava/mhumaneval/annotations.sqlite "
+        "--output corrections.jsonl",
+        formatter_class=Formatter,
+        parents=[global_flags()],
+    )
+    e.add_argument("--output", required=True, type=Path, metavar="OUT.jsonl", help="the JSONL file")
+    e.add_argument("--db", type=Path, required=True, help="the annotation store (SQLite file)")
     e.set_defaults(func=_cmd_export)
 
 
@@ -203,8 +254,10 @@ def _cmd_prelabel(args: argparse.Namespace) -> int:
     if not args.db.exists():
         raise HalbenchError(f"{args.db}: annotation store not found")
     done = prelabel(args.db, judge_config(args, args.db.parent))
-    print(f"judge {done.judge}: {done.labelled} responses labelled, {done.skipped} already were, "
-          f"{len(done.failed)} failed (unscored for the judge; run again to retry)")  # fmt: skip
+    print(
+        f"judge {done.judge}: {done.labelled} responses labelled, {done.skipped} already were, "
+        f"{len(done.failed)} failed (unscored for the judge; run again to retry)"
+    )
     for item_id, reason in list(done.failed.items())[:20]:
         print(f"  {item_id}: {reason}")
     return 0
@@ -213,7 +266,7 @@ def _cmd_prelabel(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from halbench.annotate.export import export_ddpo
 
-    done = export_ddpo(args.db, args.out)
+    done = export_ddpo(args.db, args.output)
     print(f"wrote {done.pairs} preference pairs to {done.path}")
     if done.skipped:
         print(f"left out {len(done.skipped)} judged responses:")

@@ -41,9 +41,14 @@ def apply_corrections(answer: str, spans: list[dict[str, Any]]) -> tuple[str, li
         length += len(keep)
         corr = s["correction"]
         segments.append(
-            {"rejected_start": s["start"], "rejected_end": s["end"], "chosen_start": length,
-             "chosen_end": length + len(corr), "type": s["type"]}
-        )  # fmt: skip
+            {
+                "rejected_start": s["start"],
+                "rejected_end": s["end"],
+                "chosen_start": length,
+                "chosen_end": length + len(corr),
+                "type": s["type"],
+            }
+        )
         out.append(corr)
         length += len(corr)
         pos = s["end"]
@@ -82,10 +87,15 @@ def export_ddpo(db: str | Path, out: str | Path) -> Exported:
                 "chosen": chosen,
                 "rejected": row["answer"],
                 "segments": segments,
-                "meta": {"item_id": item_id, "annotator": annotator,
-                         "benchmark": meta.get("benchmark"), "run_dir": meta.get("run_dir"),
-                         "model": model.get("model"), "source": "halbench annotate"},
-            }  # fmt: skip
+                "meta": {
+                    "item_id": item_id,
+                    "annotator": annotator,
+                    "benchmark": meta.get("benchmark"),
+                    "run_dir": meta.get("run_dir"),
+                    "model": model.get("model"),
+                    "source": "halbench annotate",
+                },
+            }
             lines.append(json.dumps(rec, ensure_ascii=False) + "\n")
     atomic_write_text(out, "".join(lines))
     return Exported(out, len(lines), skipped)

@@ -93,8 +93,15 @@ def parse_reply(reply: str, answer: str) -> list[dict[str, Any]]:
             if not any(start < s["end"] and s["start"] < end for s in spans):
                 break
             pos = start + 1
-        spans.append({"start": start, "end": end, "text": entry["text"], "type": entry["type"],
-                      "correction": corr or None})  # fmt: skip
+        spans.append(
+            {
+                "start": start,
+                "end": end,
+                "text": entry["text"],
+                "type": entry["type"],
+                "correction": corr or None,
+            }
+        )
     return sorted(spans, key=lambda s: s["start"])
 
 
@@ -111,10 +118,13 @@ def prelabel(db: str | Path, config: Any) -> PrelabelOutcome:
         rows = [r for r in store.items() if r["pk"] not in done]
         out.skipped = len(store.items()) - len(rows)
         reqs = [
-            JudgeRequest(str(r["pk"]), request_messages(r["question"], r["answer"], r["image"]),
-                         {"temperature": 0.0, "max_tokens": 1024})
+            JudgeRequest(
+                str(r["pk"]),
+                request_messages(r["question"], r["answer"], r["image"]),
+                {"temperature": 0.0, "max_tokens": 1024},
+            )
             for r in rows
-        ]  # fmt: skip
+        ]
         results = client.run(reqs)
         for row, res in zip(rows, results, strict=True):
             if res.content is None:

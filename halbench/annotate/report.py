@@ -165,8 +165,10 @@ def _judge_section(
             ],
         )
     section["agreement_with_humans"] = {
-        "items": len(common), "cohen_kappa_vs_combined_humans": kappa, "span_f1_any_type": f1,
-    }  # fmt: skip
+        "items": len(common),
+        "cohen_kappa_vs_combined_humans": kappa,
+        "span_f1_any_type": f1,
+    }
     return section
 
 
@@ -213,9 +215,13 @@ def build_report(
         if "source" in fields:
             by_source.setdefault(str(fields["source"]), []).append(labels)
         items.append(
-            {**base, "hallucinated_response": "all" in labels,
-             "types": [t for t in TYPES if t in labels], "judgements": judgements}
-        )  # fmt: skip
+            {
+                **base,
+                "hallucinated_response": "all" in labels,
+                "types": [t for t in TYPES if t in labels],
+                "judgements": judgements,
+            }
+        )
     metrics, fractions = _rates(labelled)
     not_computable: dict[str, str] = {}
     if not labelled:
@@ -254,7 +260,7 @@ def build_report(
             "types": list(TYPES),
             "denominator": "responses judged by at least one annotator",
             "annotators": len(names),
-        },  # fmt: skip
+        },
         metrics=metrics,
         fractions=fractions,
         not_computable=not_computable,

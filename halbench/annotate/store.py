@@ -33,44 +33,9 @@ from typing import Any
 from halbench.annotate import TYPES
 from halbench.annotate.access import Annotator, AnnotatorAccess, migrate_access, utc_now
 from halbench.annotate.access import hash_token as hash_token  # re-exported
+from halbench.annotate.schema import SCHEMA
 from halbench.errors import HalbenchError
 from halbench.provenance import now_utc
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS items (
-  pk INTEGER PRIMARY KEY, item_id TEXT NOT NULL UNIQUE, position INTEGER NOT NULL,
-  question TEXT NOT NULL, answer TEXT NOT NULL, image TEXT, fields TEXT NOT NULL DEFAULT '{}');
-CREATE TABLE IF NOT EXISTS annotators (
-  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, token_sha256 TEXT NOT NULL UNIQUE,
-  created_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS verdicts (
-  item_pk INTEGER NOT NULL REFERENCES items(pk), annotator_id INTEGER NOT NULL REFERENCES annotators(id),
-  verdict TEXT NOT NULL CHECK (verdict IN ('clean')), updated_at TEXT NOT NULL,
-  PRIMARY KEY (item_pk, annotator_id));
-CREATE TABLE IF NOT EXISTS spans (
-  id INTEGER PRIMARY KEY, item_pk INTEGER NOT NULL REFERENCES items(pk),
-  annotator_id INTEGER NOT NULL REFERENCES annotators(id),
-  start INTEGER NOT NULL, end INTEGER NOT NULL, text TEXT NOT NULL, type TEXT NOT NULL,
-  correction TEXT, created_at TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS spans_item ON spans (item_pk, annotator_id);
-CREATE TABLE IF NOT EXISTS judge_items (
-  item_pk INTEGER NOT NULL REFERENCES items(pk), judge TEXT NOT NULL,
-  status TEXT NOT NULL CHECK (status IN ('labelled', 'failed')), error TEXT, reply TEXT,
-  created_at TEXT NOT NULL, PRIMARY KEY (item_pk, judge));
-CREATE TABLE IF NOT EXISTS proposals (
-  id INTEGER PRIMARY KEY, item_pk INTEGER NOT NULL REFERENCES items(pk), judge TEXT NOT NULL,
-  start INTEGER NOT NULL, end INTEGER NOT NULL, text TEXT NOT NULL, type TEXT NOT NULL,
-  correction TEXT, created_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS decisions (
-  proposal_id INTEGER NOT NULL REFERENCES proposals(id),
-  annotator_id INTEGER NOT NULL REFERENCES annotators(id),
-  decision TEXT NOT NULL CHECK (decision IN ('accepted', 'rejected')), span_id INTEGER,
-  at TEXT NOT NULL, PRIMARY KEY (proposal_id, annotator_id));
-CREATE TABLE IF NOT EXISTS events (
-  id INTEGER PRIMARY KEY, at TEXT NOT NULL, annotator_id INTEGER, action TEXT NOT NULL,
-  item_pk INTEGER, payload TEXT NOT NULL);
-"""
 
 MAX_CORRECTION = 4000
 
@@ -194,9 +159,15 @@ class AnnotationStore(AnnotatorAccess):
             c.execute(
                 "INSERT INTO items (item_id, position, question, answer, image, fields) "
                 "VALUES (?,?,?,?,?,?)",
-                (it["item_id"], pos, it["question"], it["answer"], it.get("image"),
-                 json.dumps(it.get("fields", {}), ensure_ascii=False)),
-            )  # fmt: skip
+                (
+                    it["item_id"],
+                    pos,
+                    it["question"],
+                    it["answer"],
+                    it.get("image"),
+                    json.dumps(it.get("fields", {}), ensure_ascii=False),
+                ),
+            )
             added += 1
         if added:
             self._log(c, None, "load_items", None, added=added)
@@ -232,8 +203,12 @@ class AnnotationStore(AnnotatorAccess):
             "WHERE p.item_pk=? ORDER BY p.start, p.id",
             (who.id, pk),
         ).fetchall()
-        return {"item": pk, "status": status, "spans": out_spans,
-                "proposals": [dict(p) for p in proposals]}  # fmt: skip
+        return {
+            "item": pk,
+            "status": status,
+            "spans": out_spans,
+            "proposals": [dict(p) for p in proposals],
+        }
 
     def add_span(
         self, pk: int, who: Annotator, start: Any, end: Any, type_: Any, correction: Any = None
@@ -283,8 +258,15 @@ class AnnotationStore(AnnotatorAccess):
             "VALUES (?,?,?,?,?,?,?,?)",
             (pk, who.id, start, end, answer[start:end], type_, correction, at),
         )
-        span = {"id": cur.lastrowid, "start": start, "end": end, "text": answer[start:end],
-                "type": type_, "correction": correction, "created_at": at}  # fmt: skip
+        span = {
+            "id": cur.lastrowid,
+            "start": start,
+            "end": end,
+            "text": answer[start:end],
+            "type": type_,
+            "correction": correction,
+            "created_at": at,
+        }
         self._log(c, who.id, "add_span", pk, **span)
         return span
 
@@ -333,8 +315,11 @@ class AnnotationStore(AnnotatorAccess):
     ) -> None:
         """Store one judge reply: its spans (``None`` with ``error`` when it failed)."""
         with self._tx() as c:
-            c.execute("DELETE FROM proposals WHERE item_pk=? AND judge=? AND id NOT IN "
-                      "(SELECT proposal_id FROM decisions)", (pk, judge))  # fmt: skip
+            c.execute(
+                "DELETE FROM proposals WHERE item_pk=? AND judge=? AND id NOT IN "
+                "(SELECT proposal_id FROM decisions)",
+                (pk, judge),
+            )
             at = now_utc()
             c.execute(
                 "INSERT OR REPLACE INTO judge_items VALUES (?, ?, ?, ?, ?, ?)",
@@ -370,12 +355,22 @@ class AnnotationStore(AnnotatorAccess):
         out: dict[str, dict[str, dict[str, Any]]] = {}
         for r in c.execute("SELECT * FROM judge_items"):
             out.setdefault(r["judge"], {})[ids[r["item_pk"]]] = {
-                "status": r["status"], "error": r["error"], "spans": []}  # fmt: skip
+                "status": r["status"],
+                "error": r["error"],
+                "spans": [],
+            }
         for r in c.execute("SELECT * FROM proposals ORDER BY item_pk, start, id"):
             entry = out.get(r["judge"], {}).get(ids[r["item_pk"]])
             if entry is not None:
-                entry["spans"].append({"start": r["start"], "end": r["end"], "text": r["text"],
-                                       "type": r["type"], "correction": r["correction"]})  # fmt: skip
+                entry["spans"].append(
+                    {
+                        "start": r["start"],
+                        "end": r["end"],
+                        "text": r["text"],
+                        "type": r["type"],
+                        "correction": r["correction"],
+                    }
+                )
         return out
 
     def decision_counts(self) -> dict[str, dict[str, int]]:
@@ -460,9 +455,14 @@ class AnnotationStore(AnnotatorAccess):
                 names[r["annotator_id"]], {"status": "hallucinated", "spans": []}
             )
             j["spans"].append(
-                {"start": r["start"], "end": r["end"], "text": r["text"], "type": r["type"],
-                 "correction": r["correction"]}
-            )  # fmt: skip
+                {
+                    "start": r["start"],
+                    "end": r["end"],
+                    "text": r["text"],
+                    "type": r["type"],
+                    "correction": r["correction"],
+                }
+            )
         return out
 
     def csrf_secret(self) -> str:

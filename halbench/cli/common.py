@@ -9,7 +9,15 @@ from typing import Any
 
 
 class Formatter(argparse.RawDescriptionHelpFormatter):
-    """Descriptions and examples as written (line breaks kept)."""
+    """Descriptions and examples as written (line breaks kept); required flags say so."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help
+        if action.required and action.option_strings and text is not None:
+            return f"{text} (required)"
+        if action.required and action.option_strings:
+            return "(required)"
+        return text
 
 
 def global_flags() -> argparse.ArgumentParser:
@@ -21,7 +29,9 @@ def global_flags() -> argparse.ArgumentParser:
     return parent
 
 
-def add_command(sub: Any, name: str, *, help: str, description: str, example: str, **kw: Any) -> Any:
+def add_command(
+    sub: Any, name: str, *, help: str, description: str, example: str, **kw: Any
+) -> Any:
     """A subcommand with a description and an example, accepting the global flags."""
     epilog = example if example.startswith(("example", "examples")) else f"example:\n  {example}"
     return sub.add_parser(

@@ -66,11 +66,15 @@ def _add_benchmark(bsub: Any, bench: registry.Benchmark) -> None:
         aliases=bench.aliases,
         help=bench.title,
         description=(mod.__doc__ or bench.summary).strip().splitlines()[0],
-        example="example:\n" + "\n".join(f"  {ln.strip()}" for ln in hint.splitlines() if "halbench" in ln),
+        example="example:\n"
+        + "\n".join(f"  {ln.strip()}" for ln in hint.splitlines() if "halbench" in ln),
     )
     mod.add_arguments(p)
     p.add_argument(
-        "--data-dir", type=Path, metavar="DIR", help="prepared data root (default: $HALBENCH_HOME/data)"
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="prepared data root (default: $HALBENCH_HOME/data)",
     )
     p.set_defaults(func=_cmd_prepare, prepare_module=mod, bench=bench)
 

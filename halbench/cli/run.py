@@ -47,10 +47,12 @@ def add_parser(sub: Any) -> None:
         help="checkpoint dir, hub id, openai:NAME or replay:FILE",
     )
     p.add_argument(
-        "--benchmarks", default=",".join(default_benchmarks()), metavar="A,B",
+        "--benchmarks",
+        default=",".join(default_benchmarks()),
+        metavar="A,B",
         help=f"comma-separated benchmark names (default: {','.join(default_benchmarks())}; "
         "`halbench benchmarks` lists them)",
-    )  # fmt: skip
+    )
     p.add_argument(
         "--backend", choices=BACKENDS, default="auto", help="model backend (default: auto)"
     )

@@ -121,7 +121,9 @@ def _cmd_benchmarks(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from halbench.cli.common import argv
 
-    result = registry.get_benchmark("demo").module("pipeline").run_demo(Path(args.out), command=argv())
+    result = (
+        registry.get_benchmark("demo").module("pipeline").run_demo(Path(args.out), command=argv())
+    )
     print("1) GPT-4's LLaVA-Bench detailed descriptions of 30 COCO val2014 images")
     print(result.gpt4_table)
     print(f"   record: {result.gpt4_record_path}")

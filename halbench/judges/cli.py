@@ -30,24 +30,33 @@ def add_judge_flags(p: Any, *, required: bool = True) -> None:
     )
     g.add_argument("--judge-concurrency", type=int, default=16)
     g.add_argument(
-        "--judge-max-retries", type=int, default=6,
+        "--judge-max-retries",
+        type=int,
+        default=6,
         help="retries per call on 429/5xx/timeouts, exponential backoff from 1 s (default 6)",
-    )  # fmt: skip
+    )
     g.add_argument(
-        "--judge-max-retry-wait", type=float, default=60.0, metavar="SECONDS",
+        "--judge-max-retry-wait",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
         help="longest wait a server's Retry-After can impose before a retry (default 60)",
-    )  # fmt: skip
+    )
     g.add_argument(
-        "--judge-item-timeout", type=float, default=600.0, metavar="SECONDS",
+        "--judge-item-timeout",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
         help="deadline for one item over all its attempts and waits; past it the item is "
         "unscored with the reason (default 600; 0 = none)",
-    )  # fmt: skip
+    )
     g.add_argument("--judge-max-calls", type=int, help="stop before sending more calls than this")
     g.add_argument(
-        "--judge-max-cost", type=float,
+        "--judge-max-cost",
+        type=float,
         help="never spend more than this many dollars: each call reserves its worst case "
         "(prompt bytes + max tokens) first",
-    )  # fmt: skip
+    )
     g.add_argument(
         "--judge-prices", type=Path, help='JSON {"model": [usd_per_1M_input, usd_per_1M_output]}'
     )
@@ -72,11 +81,19 @@ def judge_config(args: argparse.Namespace, log_dir: Path) -> Any:
         raw = read_json(args.judge_prices)
         prices = {k: (float(v[0]), float(v[1])) for k, v in raw.items()}
     return JudgeConfig(
-        model=args.judge_model, base_url=args.judge_base_url, api_key_env=args.judge_api_key_env,
-        concurrency=args.judge_concurrency, max_retries=args.judge_max_retries, max_calls=args.judge_max_calls, max_cost=args.judge_max_cost,
-        max_retry_wait=args.judge_max_retry_wait, item_timeout=args.judge_item_timeout or None,
-        prices=prices, use_cache=not args.judge_no_cache, log_path=log_dir / "judge_calls.jsonl",
-    )  # fmt: skip
+        model=args.judge_model,
+        base_url=args.judge_base_url,
+        api_key_env=args.judge_api_key_env,
+        concurrency=args.judge_concurrency,
+        max_retries=args.judge_max_retries,
+        max_calls=args.judge_max_calls,
+        max_cost=args.judge_max_cost,
+        max_retry_wait=args.judge_max_retry_wait,
+        item_timeout=args.judge_item_timeout or None,
+        prices=prices,
+        use_cache=not args.judge_no_cache,
+        log_path=log_dir / "judge_calls.jsonl",
+    )
 
 
 def print_estimate(est: dict[str, Any]) -> None:
@@ -85,29 +102,29 @@ def print_estimate(est: dict[str, Any]) -> None:
         money = "no cost bound (a request sets no max_tokens)"
     else:
         money = "unknown price (give --judge-prices)" if cost is None else f"at most ${cost:.2f}"
-    print(f"judge: {est['calls']} calls to make ({est['cached']} of {est['requests']} cached), "
-          f"~{est['prompt_tokens_est']} prompt tokens, {money}", file=sys.stderr)  # fmt: skip
-
-
-
-
+    print(
+        f"judge: {est['calls']} calls to make ({est['cached']} of {est['requests']} cached), "
+        f"~{est['prompt_tokens_est']} prompt tokens, {money}",
+        file=sys.stderr,
+    )
 
 
 def add_llm_extractor_flags(p: Any) -> None:
     """``score object-halbench --extractor llm``: the paper's LLM-assisted object extraction."""
     p.add_argument(
-        "--extractor", choices=["synonym", "llm"], default="synonym",
+        "--extractor",
+        choices=["synonym", "llm"],
+        default="synonym",
         help="synonym (default: string matching, RLHF-V without --use_gpt) or llm (a judge lists the "
         "objects, as for the paper's numbers; needs --judge-model)",
-    )  # fmt: skip
+    )
     p.add_argument(
-        "--spacy-model", metavar="NAME",
+        "--spacy-model",
+        metavar="NAME",
         help="--extractor llm: spaCy pipeline for lemmas and noun tags (reference: en_core_web_trf, "
         "used when installed); without one, halbench's documented WordNet fallback",
-    )  # fmt: skip
+    )
     add_judge_flags(p, required=False)
-
-
 
 
 def run_judge_setup(args: argparse.Namespace) -> Any:

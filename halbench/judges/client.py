@@ -190,7 +190,15 @@ class JudgeClient:
         return db
 
     def cache_key(self, req: JudgeRequest) -> tuple[str, str]:
-        request = json.dumps({"endpoint": self.base_url, "model": self.config.model, "messages": req.messages, "params": req.params}, sort_keys=True)  # fmt: skip
+        request = json.dumps(
+            {
+                "endpoint": self.base_url,
+                "model": self.config.model,
+                "messages": req.messages,
+                "params": req.params,
+            },
+            sort_keys=True,
+        )
         return hashlib.sha256(request.encode()).hexdigest(), request
 
     def _cached(self, req: JudgeRequest) -> JudgeResult | None:
@@ -243,7 +251,11 @@ class JudgeClient:
         ``REQUEST_TOKEN_ALLOWANCE``. Completion: ``max_tokens`` (or ``max_completion_tokens``);
         None when the request sets neither (there is then no bound).
         """
-        size = sum(len(json.dumps(m.get("content", ""), ensure_ascii=False).encode()) + len(str(m.get("role", "")).encode()) for m in req.messages)  # fmt: skip
+        size = sum(
+            len(json.dumps(m.get("content", ""), ensure_ascii=False).encode())
+            + len(str(m.get("role", "")).encode())
+            for m in req.messages
+        )
         prompt = size + MESSAGE_TOKEN_ALLOWANCE * len(req.messages) + REQUEST_TOKEN_ALLOWANCE
         out = req.params.get("max_completion_tokens") or req.params.get("max_tokens")
         return prompt, int(out) if out else None
@@ -258,9 +270,15 @@ class JudgeClient:
         unbounded = any(b[1] is None for b in bounds)
         tout = sum(b[1] or 0 for b in bounds)
         worst = None if unbounded else self.price(tin_max, tout)
-        return {"requests": len(requests), "cached": len(requests) - len(todo), "calls": len(todo),
-                "prompt_tokens_est": tin, "prompt_tokens_max": tin_max,
-                "max_completion_tokens": None if unbounded else tout, "max_cost_usd": worst}  # fmt: skip
+        return {
+            "requests": len(requests),
+            "cached": len(requests) - len(todo),
+            "calls": len(todo),
+            "prompt_tokens_est": tin,
+            "prompt_tokens_max": tin_max,
+            "max_completion_tokens": None if unbounded else tout,
+            "max_cost_usd": worst,
+        }
 
     # -- calls -------------------------------------------------------------------------
     def _spent_text(self) -> str:
@@ -278,8 +296,10 @@ class JudgeClient:
             if self.config.max_cost is not None:
                 prompt, out = self.bound(req)
                 if out is None:
-                    return ("--judge-max-cost needs a bound on the reply: the request sets no "
-                            "max_tokens (give --judge-max-tokens)"), 0.0  # fmt: skip
+                    return (
+                        "--judge-max-cost needs a bound on the reply: the request sets no "
+                        "max_tokens (give --judge-max-tokens)"
+                    ), 0.0
                 price = self.price(prompt, out)
                 if price is None:
                     return (
@@ -287,8 +307,10 @@ class JudgeClient:
                     ), 0.0
                 worst = price
                 if self.cost + self.reserved + worst > self.config.max_cost:
-                    return (f"judge budget reached: --judge-max-cost {self.config.max_cost} "
-                            f"({self._spent_text()}; this call could cost up to ${worst:.4f})"), 0.0  # fmt: skip
+                    return (
+                        f"judge budget reached: --judge-max-cost {self.config.max_cost} "
+                        f"({self._spent_text()}; this call could cost up to ${worst:.4f})"
+                    ), 0.0
                 self.reserved += worst
             self._in_flight += 1  # settled once by _settle
             self.calls += 1
@@ -345,8 +367,10 @@ class JudgeClient:
                 else:
                     delay = min(asked, self.config.max_retry_wait)
                     if asked > self.config.max_retry_wait and "capped" not in note:
-                        note += (f" (the server's Retry-After {asked:.0f} s was capped at "
-                                 f"--judge-max-retry-wait {self.config.max_retry_wait:g} s)")  # fmt: skip
+                        note += (
+                            f" (the server's Retry-After {asked:.0f} s was capped at "
+                            f"--judge-max-retry-wait {self.config.max_retry_wait:g} s)"
+                        )
                 if deadline is not None and time.perf_counter() + delay >= deadline:
                     note += self._deadline_note(attempt + 1, delay)
                     break
@@ -370,8 +394,10 @@ class JudgeClient:
 
     def _deadline_note(self, attempts: int, delay: float | None = None) -> str:
         wait = "" if delay is None else f"; the next retry would start in {delay:.1f} s"
-        return (f"; stopped at the item's deadline, --judge-item-timeout {self.config.item_timeout:g} s "
-                f"({attempts} attempt(s){wait})")  # fmt: skip
+        return (
+            f"; stopped at the item's deadline, --judge-item-timeout {self.config.item_timeout:g} s "
+            f"({attempts} attempt(s){wait})"
+        )
 
     @staticmethod
     def _usage(resp: Any) -> dict[str, int] | None:
@@ -379,15 +405,26 @@ class JudgeClient:
         u = getattr(resp, "usage", None)
         if u is None:
             return None
-        return {"prompt_tokens": getattr(u, "prompt_tokens", 0) or 0,
-                "completion_tokens": getattr(u, "completion_tokens", 0) or 0}  # fmt: skip
+        return {
+            "prompt_tokens": getattr(u, "prompt_tokens", 0) or 0,
+            "completion_tokens": getattr(u, "completion_tokens", 0) or 0,
+        }
 
     def _log(self, req: JudgeRequest, result: JudgeResult, seconds: float) -> None:
         if self.config.log_path is None:
             return
-        line = json.dumps({"time": time.time(), "key": req.key, "model": self.config.model, "cached": result.cached,
-                           "usage": result.usage, "error": result.error, "seconds": round(seconds, 3),
-                           "returned_model": result.returned_model})  # fmt: skip
+        line = json.dumps(
+            {
+                "time": time.time(),
+                "key": req.key,
+                "model": self.config.model,
+                "cached": result.cached,
+                "usage": result.usage,
+                "error": result.error,
+                "seconds": round(seconds, 3),
+                "returned_model": result.returned_model,
+            }
+        )
         with self._lock:
             self.config.log_path.parent.mkdir(parents=True, exist_ok=True)
             with self.config.log_path.open("a", encoding="utf-8") as f:
@@ -404,8 +441,13 @@ class JudgeClient:
     def describe(self) -> dict[str, Any]:
         """For records: endpoint, model, calls and tokens (never the key)."""
         cost = self.price(self.usage["prompt_tokens"], self.usage["completion_tokens"])
-        return {"endpoint": self.base_url, "model": self.config.model, "calls": self.calls,
-                "usage": dict(self.usage), "cost_usd": cost}  # fmt: skip
+        return {
+            "endpoint": self.base_url,
+            "model": self.config.model,
+            "calls": self.calls,
+            "usage": dict(self.usage),
+            "cost_usd": cost,
+        }
 
     def close(self) -> None:
         self._client.close()

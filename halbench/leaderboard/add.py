@@ -27,10 +27,14 @@ def _runs_dir(entries_dir: Path) -> Path:
     """``ENTRIES/runs``, checked (not yet created): an ``InputError`` when it cannot be used."""
     if not entries_dir.is_dir():
         what = "is not a folder" if entries_dir.exists() else "not found"
-        raise InputError(str(entries_dir), f"leaderboard entries directory {what} (use --entries DIR)")  # fmt: skip
+        raise InputError(
+            str(entries_dir), f"leaderboard entries directory {what} (use --entries DIR)"
+        )
     dest = entries_dir / "runs"
     if dest.exists() and not dest.is_dir():
-        raise InputError(str(dest), "exists and is not a folder (records are copied into ENTRIES/runs/)")  # fmt: skip
+        raise InputError(
+            str(dest), "exists and is not a folder (records are copied into ENTRIES/runs/)"
+        )
     for folder in (entries_dir, dest):  # the staging folder goes in ENTRIES, the records in runs/
         if folder.exists() and not os.access(folder, os.W_OK | os.X_OK):
             raise InputError(str(folder), "not writable")

@@ -206,9 +206,14 @@ def _model_page(label: str, records: list[ResultRecord]) -> str:
             + "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in flat.items())
             + "</table>"
         )
-        settings = {"protocol": rec.protocol, "model": rec.model, "created_at": rec.provenance.created_at,
-                    "halbench": rec.provenance.halbench_version, "git": rec.provenance.git_revision,
-                    "unscored": f"{rec.n_unscored} of {rec.n_items}"}  # fmt: skip
+        settings = {
+            "protocol": rec.protocol,
+            "model": rec.model,
+            "created_at": rec.provenance.created_at,
+            "halbench": rec.provenance.halbench_version,
+            "git": rec.provenance.git_revision,
+            "unscored": f"{rec.n_unscored} of {rec.n_items}",
+        }
         parts.append(
             f"<details><summary>Run settings and provenance</summary><pre>{esc(json.dumps(settings, indent=1, ensure_ascii=False))}</pre></details>"
         )

@@ -22,8 +22,28 @@ CHAT_TEMPLATE = (
     "{% endfor %}{% if add_generation_prompt %}ASSISTANT:{% endif %}"
 )
 
-_OBJECTS = ["dog", "cat", "car", "person", "man", "woman", "table", "cup", "bowl", "clock", "ball",
-            "stop sign", "traffic light", "tv", "chair", "couch", "bus", "train", "pizza", "phone"]  # fmt: skip
+_OBJECTS = [
+    "dog",
+    "cat",
+    "car",
+    "person",
+    "man",
+    "woman",
+    "table",
+    "cup",
+    "bowl",
+    "clock",
+    "ball",
+    "stop sign",
+    "traffic light",
+    "tv",
+    "chair",
+    "couch",
+    "bus",
+    "train",
+    "pizza",
+    "phone",
+]
 _ADJ = ["small", "red", "big", "white", "blue", "green", "yellow", "round", "black", "wooden"]
 _WHERE = [
     "on the table",
@@ -82,18 +102,30 @@ def build_tiny_llava(
         single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", tok.token_to_id("<s>"))]
     )
     tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>",
-        extra_special_tokens={"image_token": "<image>"}, chat_template=CHAT_TEMPLATE,
-    )  # fmt: skip
+        tokenizer_object=tok,
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        extra_special_tokens={"image_token": "<image>"},
+        chat_template=CHAT_TEMPLATE,
+    )
     image_processor = ImageProcessor(
-        size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}, do_center_crop=True,
-        image_mean=[0.48145466, 0.4578275, 0.40821073], image_std=[0.26862954, 0.26130258, 0.27577711],
-    )  # fmt: skip
+        size={"shortest_edge": 32},
+        crop_size={"height": 32, "width": 32},
+        do_center_crop=True,
+        image_mean=[0.48145466, 0.4578275, 0.40821073],
+        image_std=[0.26862954, 0.26130258, 0.27577711],
+    )
     processor = LlavaProcessor(
-        image_processor=image_processor, tokenizer=tokenizer, patch_size=8,
-        vision_feature_select_strategy="default", num_additional_image_tokens=1,
-        chat_template=CHAT_TEMPLATE, image_token="<image>",
-    )  # fmt: skip
+        image_processor=image_processor,
+        tokenizer=tokenizer,
+        patch_size=8,
+        vision_feature_select_strategy="default",
+        num_additional_image_tokens=1,
+        chat_template=CHAT_TEMPLATE,
+        image_token="<image>",
+    )
     torch.manual_seed(seed)
     config = LlavaConfig(
         vision_config=CLIPVisionConfig(
@@ -115,7 +147,7 @@ def build_tiny_llava(
             bos_token_id=tokenizer.bos_token_id,
             eos_token_id=tokenizer.eos_token_id,
             pad_token_id=tokenizer.pad_token_id,
-        ),  # fmt: skip
+        ),
         image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
         image_seq_length=16,
         vision_feature_layer=-2,
@@ -123,9 +155,12 @@ def build_tiny_llava(
     )
     model = LlavaForConditionalGeneration(config)
     model.generation_config = GenerationConfig(
-        do_sample=False, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-    )  # fmt: skip
+        do_sample=False,
+        max_new_tokens=max_new_tokens,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
     model.save_pretrained(out)
     processor.save_pretrained(out)
     return out

@@ -130,8 +130,12 @@ def save(accelerator: Any, out: Path, step: int, scheduler: Any, limit: int | No
     accelerator.save_state(str(tmp))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        state = {"kind": KIND, "step": step, "scheduler": scheduler_state(scheduler),
-                 "files": _manifest(tmp)}  # fmt: skip
+        state = {
+            "kind": KIND,
+            "step": step,
+            "scheduler": scheduler_state(scheduler),
+            "files": _manifest(tmp),
+        }
         write_text(tmp / STATE, json.dumps(state, indent=1) + "\n")
         _fsync_dir(tmp)
         if final.exists():  # a resumed run saving a step it had saved before
@@ -166,11 +170,13 @@ def _safetensors_problem(path: Path) -> str | None:
             )
         try:
             header = json.loads(f.read(n))
-            end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)  # fmt: skip
+            end = max(
+                (v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0
+            )
         except (ValueError, KeyError, TypeError, IndexError, AttributeError):
             return f"{path}: not a valid safetensors file (unreadable header)"
     if 8 + n + end != size:
-        return f"{path}: truncated or damaged safetensors file ({size} bytes, its header describes {8 + n + end})"  # fmt: skip
+        return f"{path}: truncated or damaged safetensors file ({size} bytes, its header describes {8 + n + end})"
     return None
 
 
@@ -184,7 +190,9 @@ def read_state(ck: Path) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError) as exc:
         raise HalbenchError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(state, dict) or "files" not in state or state.get("kind") != KIND:
-        raise HalbenchError(f"{path}: written by an older halbench (no file manifest; its scheduler state was a pickle): it cannot be resumed safely, start the run again")  # fmt: skip
+        raise HalbenchError(
+            f"{path}: written by an older halbench (no file manifest; its scheduler state was a pickle): it cannot be resumed safely, start the run again"
+        )
     step, files, sched = state.get("step"), state.get("files"), state.get("scheduler")
     if not isinstance(step, int) or isinstance(step, bool) or step < 0:
         raise HalbenchError(f"{path}: field 'step' must be a non-negative integer")
@@ -253,14 +261,20 @@ def check_safe(ck: Path) -> None:
         if p.suffix in (".json", ".safetensors") or rel in _NOT_READ:
             continue
         if p.suffix not in _TORCH_SUFFIXES:
-            raise HalbenchError(f"{p}: unexpected file in a DDPO checkpoint (resuming reads only JSON, safetensors and weights-only torch files)")  # fmt: skip
+            raise HalbenchError(
+                f"{p}: unexpected file in a DDPO checkpoint (resuming reads only JSON, safetensors and weights-only torch files)"
+            )
         with torch.serialization.safe_globals(allowed_globals()):
             try:
                 unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(str(p))
             except Exception as exc:  # not a zip, no data.pkl, an undecodable pickle
-                raise HalbenchError(f"{p}: refused: not a torch zip file that loads with weights_only=True ({_line(exc)})") from None  # fmt: skip
+                raise HalbenchError(
+                    f"{p}: refused: not a torch zip file that loads with weights_only=True ({_line(exc)})"
+                ) from None
         if unsafe:
-            raise HalbenchError(f"{p}: refused: the pickle names {', '.join(sorted(unsafe))}, outside what a weights-only load allows (a crafted or foreign file?)")  # fmt: skip
+            raise HalbenchError(
+                f"{p}: refused: the pickle names {', '.join(sorted(unsafe))}, outside what a weights-only load allows (a crafted or foreign file?)"
+            )
 
 
 def _line(exc: BaseException) -> str:
@@ -307,7 +321,10 @@ def find_resume(resume_from: str | None, out: Path, *, verbose: bool) -> Path | 
         if why := problem(ck):
             raise HalbenchError(f"cannot resume: {why}")
         return ck
-    notes = [f"{p}: left by an interrupted save, ignored" for p in sorted(checkpoints_dir(out).glob(f"{TMP_PREFIX}*"))]  # fmt: skip
+    notes = [
+        f"{p}: left by an interrupted save, ignored"
+        for p in sorted(checkpoints_dir(out).glob(f"{TMP_PREFIX}*"))
+    ]
     found = None
     candidates = _sorted_checkpoints(out)
     for ck in reversed(candidates):
@@ -320,7 +337,9 @@ def find_resume(resume_from: str | None, out: Path, *, verbose: bool) -> Path | 
         for n in notes:
             print(f"halbench: note: {n}", file=sys.stderr)
     if candidates and found is None:
-        raise HalbenchError(f"--resume-from latest: none of the {len(candidates)} checkpoint(s) under {checkpoints_dir(out)} is complete (newest: {problem(candidates[-1])})")  # fmt: skip
+        raise HalbenchError(
+            f"--resume-from latest: none of the {len(candidates)} checkpoint(s) under {checkpoints_dir(out)} is complete (newest: {problem(candidates[-1])})"
+        )
     return found
 
 
@@ -331,7 +350,9 @@ def load(accelerator: Any, ck: Path, scheduler: Any) -> int:
     fresh = scheduler_state(scheduler)
     sched = state["scheduler"]
     if set(sched) != set(fresh) or not all(_plain(v) for v in sched.values()):
-        raise HalbenchError(f"{ck / STATE}: field 'scheduler' does not match this run's scheduler (keys {sorted(fresh)})")  # fmt: skip
+        raise HalbenchError(
+            f"{ck / STATE}: field 'scheduler' does not match this run's scheduler (keys {sorted(fresh)})"
+        )
     refused: list[str] = []
     with weights_only_torch_load(refused):
         try:
@@ -339,7 +360,9 @@ def load(accelerator: Any, ck: Path, scheduler: Any) -> int:
         except HalbenchError:
             raise
         except (OSError, RuntimeError, ValueError, KeyError) as exc:
-            raise HalbenchError(f"{ck}: cannot resume from this checkpoint ({_line(exc)})") from None  # fmt: skip
+            raise HalbenchError(
+                f"{ck}: cannot resume from this checkpoint ({_line(exc)})"
+            ) from None
     if refused:  # e.g. the RNG state, whose errors accelerate only logs
         raise HalbenchError(refused[0])
     scheduler.load_state_dict({**sched, "lr_lambdas": [None] * len(scheduler.lr_lambdas)})

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from halbench.cli.common import Formatter, global_flags
+
 _EPILOG = """\
 CONFIG is YAML; every field is documented in docs/ddpo.md (or --list-fields). Shipped configs:
   reference_models/rlhfv/configs/tiny.yaml         tiny offline model, 24 toy pairs, CPU, seconds
@@ -16,7 +18,7 @@ Many GPUs: accelerate launch --config_file reference_models/rlhfv/configs/accele
 
 examples:
   halbench train ddpo --config tiny        (= reference_models/rlhfv/configs/tiny.yaml)
-  halbench train ddpo --config my.yaml --output-dir runs/ddpo --set gamma=3 --set lora=true
+  halbench train ddpo --config my.yaml --out runs/ddpo --set gamma=3 --set lora=true
   halbench run --model runs/ddpo --benchmarks demo"""
 
 
@@ -25,22 +27,40 @@ def configs_dir() -> Path:
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("train", help="train reference models (RLHF-V's DDPO)")
+    p = sub.add_parser(
+        "train",
+        help="train reference models (RLHF-V's DDPO)",
+        description="Train reference models: RLHF-V's DDPO (halbench train ddpo).",
+        epilog="example:\n  halbench train ddpo --config tiny",
+        formatter_class=Formatter,
+        parents=[global_flags()],
+    )
     tsub = p.add_subparsers(dest="train_command", metavar="METHOD")
     d = tsub.add_parser(
         "ddpo",
         help="RLHF-V's dense DPO on any AutoModelForImageTextToText checkpoint",
+        description="Train a vision-language model with RLHF-V's dense direct preference "
+        "optimisation (DDPO) from a YAML config: preference pairs in, a checkpoint and "
+        "train_record.json out; resumable; accelerate/FSDP/DeepSpeed for many processes.",
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=Formatter,
+        parents=[global_flags()],
     )
     d.add_argument(
         "--config",
         help="YAML config (see docs/ddpo.md), or the name of a shipped one: tiny, rlhfv-paper",
     )
-    d.add_argument("--output-dir", help="override output_dir")
+    d.add_argument(
+        "--out", "--output-dir", dest="output_dir", metavar="DIR", help="override output_dir"
+    )
     d.add_argument("--resume-from", help="override resume_from (a checkpoint dir or 'latest')")
-    d.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override any config field (value read as YAML); repeatable")  # fmt: skip
+    d.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any config field (value read as YAML); repeatable",
+    )
     d.add_argument("--list-fields", action="store_true", help="print every config field and exit")
     d.set_defaults(func=_cmd_train_ddpo)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
@@ -72,11 +92,15 @@ def _cmd_train_ddpo(args: argparse.Namespace) -> int:
 
     rec = json.loads((out / "train_record.json").read_text())
     curve = rec["loss_curve"]
-    print(f"trained {cfg.loss} (beta {rec['resolved']['beta']}, gamma {rec['resolved']['gamma']}) "
-          f"on {rec['data']['n_pairs']} pairs: loss {curve.get('first_loss', float('nan')):.4f} -> "
-          f"{curve.get('last_loss', float('nan')):.4f}, reward accuracy (last 10%) "
-          f"{curve.get('reward_accuracy_last_10pct', float('nan')):.2f}")  # fmt: skip
+    print(
+        f"trained {cfg.loss} (beta {rec['resolved']['beta']}, gamma {rec['resolved']['gamma']}) "
+        f"on {rec['data']['n_pairs']} pairs: loss {curve.get('first_loss', float('nan')):.4f} -> "
+        f"{curve.get('last_loss', float('nan')):.4f}, reward accuracy (last 10%) "
+        f"{curve.get('reward_accuracy_last_10pct', float('nan')):.2f}"
+    )
     if rec["data"]["skipped_bad_records"]:
-        print(f"skipped {len(rec['data']['skipped_bad_records'])} bad record(s): see {out / 'train_record.json'}")  # fmt: skip
+        print(
+            f"skipped {len(rec['data']['skipped_bad_records'])} bad record(s): see {out / 'train_record.json'}"
+        )
     print(f"checkpoint: {out}  (score it: halbench run --model {out} --benchmarks demo)")
     return 0

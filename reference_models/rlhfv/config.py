@@ -28,27 +28,72 @@ class TrainConfig:
     model: str = _f(
         "", "base (SFT) checkpoint: a local directory or a hub id; it is also the reference model"
     )
-    build_tiny_if_missing: bool = _f(False, "if `model` is a path that does not exist, build halbench's tiny offline LLaVA there first (for configs/tiny.yaml)")  # fmt: skip
-    dtype: Literal["float32", "bfloat16", "float16"] = _f("float32", "dtype of the trained (master) weights; keep float32 and use mixed_precision for bf16 compute: in bfloat16 weights, updates at lr 5e-7 are mostly rounded away")  # fmt: skip
-    attn_implementation: str | None = _f(None, "eager, sdpa or flash_attention_2; None = transformers' default")  # fmt: skip
-    trust_remote_code: bool = _f(False, "allow custom model code from the checkpoint (off unless you ask)")  # fmt: skip
+    build_tiny_if_missing: bool = _f(
+        False,
+        "if `model` is a path that does not exist, build halbench's tiny offline LLaVA there first (for configs/tiny.yaml)",
+    )
+    dtype: Literal["float32", "bfloat16", "float16"] = _f(
+        "float32",
+        "dtype of the trained (master) weights; keep float32 and use mixed_precision for bf16 compute: in bfloat16 weights, updates at lr 5e-7 are mostly rounded away",
+    )
+    attn_implementation: str | None = _f(
+        None, "eager, sdpa or flash_attention_2; None = transformers' default"
+    )
+    trust_remote_code: bool = _f(
+        False, "allow custom model code from the checkpoint (off unless you ask)"
+    )
     gradient_checkpointing: bool = _f(False, "trade compute for activation memory")
     # data
-    data: str = _f("", "preference data: interchange JSONL, RLHF-V-Dataset parquet (file or directory) or a `datasets` directory; relative paths are relative to the config file")  # fmt: skip
-    data_format: Literal["auto", "jsonl", "parquet", "hf"] = _f("auto", "format of `data`; auto detects from the suffix / directory contents")  # fmt: skip
-    bad_records: Literal["fail", "skip"] = _f("fail", "what to do with records with a missing or unreadable image, an empty response or identical chosen/rejected: fail the run listing them, or skip them (listed in the log and train_record.json)")  # fmt: skip
-    max_length: int | None = _f(None, "cap on prompt+completion tokens; completions are cut, prompts (image tokens) never: a longer prompt is an error")  # fmt: skip
-    append_eos: bool = _f(True, "append the tokenizer's EOS to a completion the chat template does not end with it (as TRL)")  # fmt: skip
-    prompt_special_tokens: bool = _f(True, "tokenize the prompt with the tokenizer's special tokens (BOS), as `halbench run` does at inference; false = as TRL")  # fmt: skip
+    data: str = _f(
+        "",
+        "preference data: interchange JSONL, RLHF-V-Dataset parquet (file or directory) or a `datasets` directory; relative paths are relative to the config file",
+    )
+    data_format: Literal["auto", "jsonl", "parquet", "hf"] = _f(
+        "auto", "format of `data`; auto detects from the suffix / directory contents"
+    )
+    bad_records: Literal["fail", "skip"] = _f(
+        "fail",
+        "what to do with records with a missing or unreadable image, an empty response or identical chosen/rejected: fail the run listing them, or skip them (listed in the log and train_record.json)",
+    )
+    max_length: int | None = _f(
+        None,
+        "cap on prompt+completion tokens; completions are cut, prompts (image tokens) never: a longer prompt is an error",
+    )
+    append_eos: bool = _f(
+        True,
+        "append the tokenizer's EOS to a completion the chat template does not end with it (as TRL)",
+    )
+    prompt_special_tokens: bool = _f(
+        True,
+        "tokenize the prompt with the tokenizer's special tokens (BOS), as `halbench run` does at inference; false = as TRL",
+    )
     # objective
-    loss: Literal["ddpo-paper", "ddpo-sum", "dpo"] = _f("ddpo-paper", "ddpo-paper: weighted mean (paper Eq. 5); ddpo-sum: weighted sum (released script); dpo: standard DPO (gamma 1)")  # fmt: skip
-    beta: float | None = _f(None, "DPO beta; None = the variant's (ddpo-paper 0.5, ddpo-sum 0.1, dpo 0.1)")  # fmt: skip
-    gamma: float | None = _f(None, "weight of corrected tokens; None = the variant's (ddpo-paper 5, ddpo-sum 1.1, dpo 1; dpo accepts only 1)")  # fmt: skip
-    min_match: int = _f(3, "diff: matching runs shorter than this many tokens are dropped (released code: 3)")  # fmt: skip
+    loss: Literal["ddpo-paper", "ddpo-sum", "dpo"] = _f(
+        "ddpo-paper",
+        "ddpo-paper: weighted mean (paper Eq. 5); ddpo-sum: weighted sum (released script); dpo: standard DPO (gamma 1)",
+    )
+    beta: float | None = _f(
+        None, "DPO beta; None = the variant's (ddpo-paper 0.5, ddpo-sum 0.1, dpo 0.1)"
+    )
+    gamma: float | None = _f(
+        None,
+        "weight of corrected tokens; None = the variant's (ddpo-paper 5, ddpo-sum 1.1, dpo 1; dpo accepts only 1)",
+    )
+    min_match: int = _f(
+        3, "diff: matching runs shorter than this many tokens are dropped (released code: 3)"
+    )
     autojunk: bool = _f(True, "diff: difflib's autojunk heuristic (released code: on)")
-    edit_policy: Literal["substitutions", "all_edits"] = _f("substitutions", "diff: weight only gaps non-empty on both sides (released code) or every edit, insertions and deletions too")  # fmt: skip
-    diff_scope: Literal["completion", "full"] = _f("completion", "diff: the completion token ids (spec's recommendation) or, for parity with the released code, the whole prompt+completion sequence minus its first token (differs when the responses share fewer than min_match tokens at the start, and through autojunk on 200+ tokens)")  # fmt: skip
-    sft_weight: float = _f(0.0, "weight of the optional SFT term (minus the chosen score), off in the released code")  # fmt: skip
+    edit_policy: Literal["substitutions", "all_edits"] = _f(
+        "substitutions",
+        "diff: weight only gaps non-empty on both sides (released code) or every edit, insertions and deletions too",
+    )
+    diff_scope: Literal["completion", "full"] = _f(
+        "completion",
+        "diff: the completion token ids (spec's recommendation) or, for parity with the released code, the whole prompt+completion sequence minus its first token (differs when the responses share fewer than min_match tokens at the start, and through autojunk on 200+ tokens)",
+    )
+    sft_weight: float = _f(
+        0.0, "weight of the optional SFT term (minus the chosen score), off in the released code"
+    )
     # optimisation
     learning_rate: float = _f(5e-7, "peak learning rate (AdamW)")
     weight_decay: float = _f(0.0, "AdamW weight decay")
@@ -58,28 +103,52 @@ class TrainConfig:
     max_grad_norm: float | None = _f(1.0, "gradient clipping norm; None = no clipping")
     epochs: int = _f(1, "passes over the data (ignored when max_steps is set)")
     max_steps: int | None = _f(None, "optimizer steps in total; None = epochs x steps per epoch")
-    global_batch_size: int = _f(32, "pairs per optimizer step over all processes (per_device_batch_size x processes x accumulation)")  # fmt: skip
-    per_device_batch_size: int = _f(1, "pairs per forward on one process (each is 2 rows: chosen and rejected)")  # fmt: skip
+    global_batch_size: int = _f(
+        32,
+        "pairs per optimizer step over all processes (per_device_batch_size x processes x accumulation)",
+    )
+    per_device_batch_size: int = _f(
+        1, "pairs per forward on one process (each is 2 rows: chosen and rejected)"
+    )
     lr_scheduler: Literal["cosine", "linear", "constant"] = _f("cosine", "decay after warm-up")
     warmup_ratio: float = _f(0.1, "fraction of the steps with linear warm-up from 0")
-    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = _f("auto", "accelerate mixed precision; auto = bf16 where supported (CUDA with bf16), else no")  # fmt: skip
+    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = _f(
+        "auto", "accelerate mixed precision; auto = bf16 where supported (CUDA with bf16), else no"
+    )
     seed: int = _f(0, "seed for the data order and initialisation of new parameters (LoRA)")
     # LoRA
-    lora: bool = _f(False, "train LoRA adapters (peft) instead of all parameters; merged into the saved checkpoint")  # fmt: skip
+    lora: bool = _f(
+        False,
+        "train LoRA adapters (peft) instead of all parameters; merged into the saved checkpoint",
+    )
     lora_r: int = _f(64, "LoRA rank")
     lora_alpha: int = _f(16, "LoRA alpha")
     lora_dropout: float = _f(0.05, "LoRA dropout")
-    lora_target_modules: str = _f(r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)", "peft target_modules regex (default: the language model's linear layers; not the vision tower, projector or lm_head)")  # fmt: skip
+    lora_target_modules: str = _f(
+        r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)",
+        "peft target_modules regex (default: the language model's linear layers; not the vision tower, projector or lm_head)",
+    )
     # reference log-probs
-    ref_cache_dir: str | None = _f(None, "where reference log-probs are cached; None = <halbench home>/cache/ddpo-ref")  # fmt: skip
+    ref_cache_dir: str | None = _f(
+        None, "where reference log-probs are cached; None = <halbench home>/cache/ddpo-ref"
+    )
     ref_batch_size: int = _f(8, "pairs per forward when computing reference log-probs")
     # output, logging, checkpoints
-    output_dir: str = _f("runs/ddpo", "the trained checkpoint (loads with `halbench run --model`), logs, train_record.json")  # fmt: skip
+    output_dir: str = _f(
+        "runs/ddpo",
+        "the trained checkpoint (loads with `halbench run --model`), logs, train_record.json",
+    )
     logging_steps: int = _f(1, "write a log line every N steps")
     save_steps: int = _f(0, "save a resumable checkpoint every N steps (0 = only at the end)")
     save_total_limit: int | None = _f(2, "keep at most this many resumable checkpoints")
-    resume_from: str | None = _f(None, "a checkpoint directory, or `latest` for the newest complete one under output_dir/checkpoints (incomplete ones are skipped with a note; a fresh start when there is none)")  # fmt: skip
-    overwrite_output_dir: bool = _f(False, "allow a fresh run into an output_dir that already holds a run (otherwise an error, so nothing is lost)")  # fmt: skip
+    resume_from: str | None = _f(
+        None,
+        "a checkpoint directory, or `latest` for the newest complete one under output_dir/checkpoints (incomplete ones are skipped with a note; a fresh start when there is none)",
+    )
+    overwrite_output_dir: bool = _f(
+        False,
+        "allow a fresh run into an output_dir that already holds a run (otherwise an error, so nothing is lost)",
+    )
     tensorboard: bool = _f(True, "also log to TensorBoard when it is installed")
 
     def resolved(self) -> tuple[float, float]:
@@ -102,10 +171,20 @@ class TrainConfig:
         if beta <= 0:
             bad("beta", "must be > 0")
         if self.loss == "dpo" and gamma != 1.0:
-            bad("gamma", "loss dpo has no token weights: gamma must be 1 (use ddpo-sum with gamma 1 for the same loss)")  # fmt: skip
+            bad(
+                "gamma",
+                "loss dpo has no token weights: gamma must be 1 (use ddpo-sum with gamma 1 for the same loss)",
+            )
         if gamma <= 0:
             bad("gamma", "must be > 0")
-        for name in ("global_batch_size", "per_device_batch_size", "epochs", "ref_batch_size", "logging_steps", "min_match"):  # fmt: skip
+        for name in (
+            "global_batch_size",
+            "per_device_batch_size",
+            "epochs",
+            "ref_batch_size",
+            "logging_steps",
+            "min_match",
+        ):
             if getattr(self, name) < 1:
                 bad(name, "must be >= 1")
         if self.global_batch_size % self.per_device_batch_size:
@@ -157,10 +236,17 @@ def from_dict(values: dict[str, Any], where: str = "config") -> TrainConfig:
             close = difflib.get_close_matches(str(key), names, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise InputError(where, f"unknown field {key!r}{hint}", field=str(key))
-        if isinstance(value, int) and not isinstance(value, bool) and _check_type(float(value), hints[key]) and not _check_type(value, hints[key]):  # fmt: skip
+        if (
+            isinstance(value, int)
+            and not isinstance(value, bool)
+            and _check_type(float(value), hints[key])
+            and not _check_type(value, hints[key])
+        ):
             value = float(value)
         if not _check_type(value, hints[key]):
-            raise InputError(where, f"{key}: expected {_type_name(hints[key])}, got {value!r}", field=key)  # fmt: skip
+            raise InputError(
+                where, f"{key}: expected {_type_name(hints[key])}, got {value!r}", field=key
+            )
         kwargs[key] = value
     cfg = TrainConfig(**kwargs)
     cfg.validate(where)

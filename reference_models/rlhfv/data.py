@@ -110,7 +110,9 @@ def read_jsonl_prefs(path: str | Path) -> list[tuple[str, PreferenceRecord]]:
             raise InputError(str(p), 'missing or invalid "id" (string)', line=line, field="id")
         rid = str(rid)
         if rid in seen:
-            raise InputError(str(p), f"duplicate id {rid!r} (first on line {seen[rid]})", line=line, field="id")  # fmt: skip
+            raise InputError(
+                str(p), f"duplicate id {rid!r} (first on line {seen[rid]})", line=line, field="id"
+            )
         seen[rid] = line
         image = _str_field(obj, "image", str(p), line)
         img = Path(image)
@@ -188,13 +190,18 @@ def read_hf_dir(path: str | Path) -> list[tuple[str, PreferenceRecord]]:
     try:
         import datasets
     except ImportError:
-        raise HalbenchError("reading a Hugging Face dataset directory needs `datasets` (pip install datasets)") from None  # fmt: skip
+        raise HalbenchError(
+            "reading a Hugging Face dataset directory needs `datasets` (pip install datasets)"
+        ) from None
     ds = datasets.load_from_disk(str(path))
     if isinstance(ds, datasets.DatasetDict):
         ds = ds["train"] if "train" in ds else ds[next(iter(ds))]
     if "image" in ds.column_names:
         ds = ds.cast_column("image", datasets.Image(decode=False))
-    return [(f"{path}:row {k}", _from_row(row, f"{path}:row {k}", str(path), k)) for k, row in enumerate(ds)]  # fmt: skip
+    return [
+        (f"{path}:row {k}", _from_row(row, f"{path}:row {k}", str(path), k))
+        for k, row in enumerate(ds)
+    ]
 
 
 def detect_format(path: Path) -> str:
@@ -242,7 +249,7 @@ def load_preferences(
         raise InputError(
             str(p),
             f"{len(bad)} bad record(s): {shown}{more}. Set bad_records: skip to drop them (they are then listed in train_record.json)",
-        )  # fmt: skip
+        )
     if not kept:
         raise InputError(str(p), "no usable preference pairs")
     return PreferenceData(kept, bad, str(p), checksum(kept))

@@ -121,7 +121,9 @@ class Encoder:
             add_special_tokens=self.settings.prompt_special_tokens,
         )
 
-    def batch_prompt_inputs(self, records: list[PreferenceRecord]) -> tuple[list[dict[str, Any]], dict[str, Any]]:  # fmt: skip
+    def batch_prompt_inputs(
+        self, records: list[PreferenceRecord]
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         """One processor call for the batch (so model-specific vision tensors are batched the
         processor's way); per record the unpadded token-aligned tensors, plus the vision tensors."""
         enc = self.processor(
@@ -139,7 +141,11 @@ class Encoder:
                 if key in enc:
                     row[key] = enc[key][k][mask[k]]
             per.append(row)
-        vision = {k: v for k, v in enc.items() if k not in ("input_ids", "attention_mask", *_TOKEN_ALIGNED)}  # fmt: skip
+        vision = {
+            k: v
+            for k, v in enc.items()
+            if k not in ("input_ids", "attention_mask", *_TOKEN_ALIGNED)
+        }
         return per, vision
 
     def collate(

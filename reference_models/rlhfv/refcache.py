@@ -44,7 +44,13 @@ def _split(flat: Any, offsets: Any) -> list[list[float]]:
     return [flat[o[k] : o[k + 1]].tolist() for k in range(len(o) - 1)]
 
 
-def write_shard(path: Path, meta: dict[str, Any], pairs: Sequence[EncodedPair], chosen: Sequence[Sequence[float]], rejected: Sequence[Sequence[float]]) -> None:  # fmt: skip
+def write_shard(
+    path: Path,
+    meta: dict[str, Any],
+    pairs: Sequence[EncodedPair],
+    chosen: Sequence[Sequence[float]],
+    rejected: Sequence[Sequence[float]],
+) -> None:
     import torch
     from safetensors.torch import save_file
 
@@ -64,7 +70,9 @@ def write_shard(path: Path, meta: dict[str, Any], pairs: Sequence[EncodedPair], 
     os.replace(tmp, path)
 
 
-def read_shard(path: Path, meta: dict[str, Any], pairs: Sequence[EncodedPair], first_row: int) -> tuple[list[list[float]], list[list[float]]]:  # fmt: skip
+def read_shard(
+    path: Path, meta: dict[str, Any], pairs: Sequence[EncodedPair], first_row: int
+) -> tuple[list[list[float]], list[list[float]]]:
     from safetensors import safe_open
 
     with safe_open(str(path), framework="pt") as f:
@@ -73,7 +81,11 @@ def read_shard(path: Path, meta: dict[str, Any], pairs: Sequence[EncodedPair], f
             raise InputError(str(path), f"not a {FORMAT} file")
         for k in sorted(set(meta) | set(stored)):
             if stored.get(k) != meta.get(k):
-                raise InputError(str(path), f"reference cache made with {k}={stored.get(k)!r}, now {meta.get(k)!r}", field=k)  # fmt: skip
+                raise InputError(
+                    str(path),
+                    f"reference cache made with {k}={stored.get(k)!r}, now {meta.get(k)!r}",
+                    field=k,
+                )
         t = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118
     out = []
     for side in ("chosen", "rejected"):
@@ -82,7 +94,11 @@ def read_shard(path: Path, meta: dict[str, Any], pairs: Sequence[EncodedPair], f
             raise InputError(str(path), f"holds {len(ids)} rows, expected {len(pairs)}")
         for k, (got, pair) in enumerate(zip(ids, pairs, strict=True)):
             if got != getattr(pair, f"{side}_ids"):
-                raise InputError(str(path), f"row {first_row + k}: cached {side} token ids differ from the data", field=f"{side}_ids")  # fmt: skip
+                raise InputError(
+                    str(path),
+                    f"row {first_row + k}: cached {side} token ids differ from the data",
+                    field=f"{side}_ids",
+                )
         out.append(_split(t[f"{side}_logps"], t[f"{side}_offsets"]))
     return out[0], out[1]
 
@@ -123,5 +139,7 @@ def load_or_compute(
         all_c += c
         all_r += r
     if rank == 0:
-        (directory / "meta.json").write_text(json.dumps({"format": FORMAT, **meta}, indent=1, sort_keys=True))  # fmt: skip
+        (directory / "meta.json").write_text(
+            json.dumps({"format": FORMAT, **meta}, indent=1, sort_keys=True)
+        )
     return all_c, all_r, stats

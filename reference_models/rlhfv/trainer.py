@@ -7,13 +7,12 @@ end a checkpoint directory ``halbench run --model`` loads plus ``train_record.js
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import math
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +23,19 @@ from reference_models.rlhfv.config import TrainConfig
 from reference_models.rlhfv.data import load_preferences
 from reference_models.rlhfv.inputs import DiffSettings, Encoder, EncodeSettings, token_logps
 from reference_models.rlhfv.loss import ddpo_loss
+from reference_models.rlhfv.run_record import distributed_name, whole_model_load, write_record
 
-_METRICS = ("loss", "rewards/chosen", "rewards/rejected", "rewards/accuracies", "rewards/margins",
-            "logps/chosen", "logps/rejected", "logps/ref_chosen", "logps/ref_rejected")  # fmt: skip
+_METRICS = (
+    "loss",
+    "rewards/chosen",
+    "rewards/rejected",
+    "rewards/accuracies",
+    "rewards/margins",
+    "logps/chosen",
+    "logps/rejected",
+    "logps/ref_chosen",
+    "logps/ref_rejected",
+)
 
 
 def require_train() -> None:
@@ -37,7 +46,9 @@ def require_train() -> None:
         except ImportError:
             missing.append(mod)
     if missing:
-        raise HalbenchError(f"DDPO training needs {', '.join(missing)}: pip install 'halbench[train]'")  # fmt: skip
+        raise HalbenchError(
+            f"DDPO training needs {', '.join(missing)}: pip install 'halbench[train]'"
+        )
 
 
 def model_fingerprint(model: str) -> str:
@@ -154,28 +165,42 @@ def train(
     world = PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU")).num_processes
     launched = int(os.environ.get("WORLD_SIZE", "1"))
     if launched > 1 and world == 1:  # e.g. FSDP/DeepSpeed asked for on CPU: accelerate falls back
-        raise HalbenchError(f"launched as {launched} processes but accelerate set up no distributed training (distributed_type NO): each process would train alone and overwrite the same output. Without CUDA, set ACCELERATE_USE_CPU=true for gloo DDP; accelerate selects FSDP and DeepSpeed only on an accelerator")  # fmt: skip
+        raise HalbenchError(
+            f"launched as {launched} processes but accelerate set up no distributed training (distributed_type NO): each process would train alone and overwrite the same output. Without CUDA, set ACCELERATE_USE_CPU=true for gloo DDP; accelerate selects FSDP and DeepSpeed only on an accelerator"
+        )
     launched_mp = os.environ.get("ACCELERATE_MIXED_PRECISION")  # set by accelerate launch
     if launched_mp and launched_mp != _mixed_precision(cfg):
-        raise HalbenchError(f"accelerate launch asked for mixed_precision {launched_mp}, the DDPO config resolves to {_mixed_precision(cfg)!r}: make them agree (accelerate launch --mixed_precision {_mixed_precision(cfg)}, or --set mixed_precision={launched_mp})")  # fmt: skip
+        raise HalbenchError(
+            f"accelerate launch asked for mixed_precision {launched_mp}, the DDPO config resolves to {_mixed_precision(cfg)!r}: make them agree (accelerate launch --mixed_precision {_mixed_precision(cfg)}, or --set mixed_precision={launched_mp})"
+        )
     if cfg.global_batch_size % (cfg.per_device_batch_size * world):
-        raise HalbenchError(f"global_batch_size {cfg.global_batch_size} is not a multiple of per_device_batch_size x processes ({cfg.per_device_batch_size} x {world})")  # fmt: skip
+        raise HalbenchError(
+            f"global_batch_size {cfg.global_batch_size} is not a multiple of per_device_batch_size x processes ({cfg.per_device_batch_size} x {world})"
+        )
     grad_acc = cfg.global_batch_size // (cfg.per_device_batch_size * world)
     from accelerate.utils import DistributedDataParallelKwargs
 
     # DDP only: LLaVA never uses its vision tower's last layer (vision_feature_layer -2), so those
     # parameters get no gradient; a lone process skips them in AdamW, DDP must be told
     ddp = DistributedDataParallelKwargs(find_unused_parameters=True)
-    accelerator = Accelerator(mixed_precision=_mixed_precision(cfg), gradient_accumulation_steps=grad_acc, kwargs_handlers=[ddp])  # fmt: skip
+    accelerator = Accelerator(
+        mixed_precision=_mixed_precision(cfg),
+        gradient_accumulation_steps=grad_acc,
+        kwargs_handlers=[ddp],
+    )
     rank, main = accelerator.process_index, accelerator.is_main_process
-    if cfg.lora and _distributed_name(accelerator).startswith("FSDP"):  # seen hanging on CPU
-        raise HalbenchError("lora: true under FSDP is not supported (a 2-process CPU run hung; merging sharded adapters is untested): use DDP or DeepSpeed")  # fmt: skip
+    if cfg.lora and distributed_name(accelerator).startswith("FSDP"):  # seen hanging on CPU
+        raise HalbenchError(
+            "lora: true under FSDP is not supported (a 2-process CPU run hung; merging sharded adapters is untested): use DDP or DeepSpeed"
+        )
     out = Path(cfg.output_dir)
     held = [
         n for n in ("train_record.json", "train_log.jsonl", "checkpoints") if (out / n).exists()
     ]
     if held and not cfg.resume_from and not cfg.overwrite_output_dir:
-        raise HalbenchError(f"{out} already holds a run ({', '.join(held)}): resume it (--resume-from latest), choose another --output-dir, or set overwrite_output_dir: true")  # fmt: skip
+        raise HalbenchError(
+            f"{out} already holds a run ({', '.join(held)}): resume it (--resume-from latest), choose another --output-dir, or set overwrite_output_dir: true"
+        )
     set_seed(cfg.seed)
 
     model_path = Path(cfg.model)
@@ -188,15 +213,21 @@ def train(
     data = load_preferences(cfg.data, fmt=cfg.data_format, bad_records=cfg.bad_records)
     processor = AutoProcessor.from_pretrained(cfg.model, trust_remote_code=cfg.trust_remote_code)
     enc_settings = EncodeSettings(cfg.max_length, cfg.append_eos, cfg.prompt_special_tokens)
-    encoder = Encoder(processor, enc_settings, DiffSettings(cfg.min_match, cfg.autojunk, cfg.edit_policy, cfg.diff_scope))  # fmt: skip
+    encoder = Encoder(
+        processor,
+        enc_settings,
+        DiffSettings(cfg.min_match, cfg.autojunk, cfg.edit_policy, cfg.diff_scope),
+    )
     records = data.records
-    pairs = [encoder.encode_pair(r) for r in progress.track(records, desc="tokenize + diff", unit="pair")]  # fmt: skip
+    pairs = [
+        encoder.encode_pair(r) for r in progress.track(records, desc="tokenize + diff", unit="pair")
+    ]
     fingerprint = model_fingerprint(cfg.model)
 
     kwargs: dict[str, Any] = {"dtype": _load_dtype(cfg), "trust_remote_code": cfg.trust_remote_code}
     if cfg.attn_implementation:
         kwargs["attn_implementation"] = cfg.attn_implementation
-    with _whole_model_load(accelerator):
+    with whole_model_load(accelerator):
         model = AutoModelForImageTextToText.from_pretrained(cfg.model, **kwargs)
     _disable_dropout(model)
     model.config.use_cache = False
@@ -206,10 +237,15 @@ def train(
     from halbench.paths import cache_dir
     from reference_models.rlhfv import refcache
 
-    meta = {"model_fingerprint": fingerprint, "data_checksum": data.checksum,
-            "encode": enc_settings.as_dict(), "dtype": str(kwargs["dtype"]),
-            "attn_implementation": cfg.attn_implementation or "default",
-            "mixed_precision": _mixed_precision(cfg), "halbench_version": __version__}  # fmt: skip
+    meta = {
+        "model_fingerprint": fingerprint,
+        "data_checksum": data.checksum,
+        "encode": enc_settings.as_dict(),
+        "dtype": str(kwargs["dtype"]),
+        "attn_implementation": cfg.attn_implementation or "default",
+        "mixed_precision": _mixed_precision(cfg),
+        "halbench_version": __version__,
+    }
     ref_dir = Path(cfg.ref_cache_dir) if cfg.ref_cache_dir else cache_dir() / "ddpo-ref"
     ref_dir = ref_dir / refcache.cache_key(meta)
     device = accelerator.device
@@ -231,15 +267,30 @@ def train(
         return ch, rj
 
     ref_c, ref_r, ref_stats = refcache.load_or_compute(
-        ref_dir, meta, pairs, compute, rank=rank, world=world,
-        barrier=accelerator.wait_for_everyone, track=lambda x: progress.track(x, desc="reference log-probs", unit="shard"),
-    )  # fmt: skip
+        ref_dir,
+        meta,
+        pairs,
+        compute,
+        rank=rank,
+        world=world,
+        barrier=accelerator.wait_for_everyone,
+        track=lambda x: progress.track(x, desc="reference log-probs", unit="shard"),
+    )
 
     # -- policy
     if cfg.lora:
         from peft import LoraConfig, get_peft_model
 
-        model = get_peft_model(model, LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout, target_modules=cfg.lora_target_modules, bias="none"))  # fmt: skip
+        model = get_peft_model(
+            model,
+            LoraConfig(
+                r=cfg.lora_r,
+                lora_alpha=cfg.lora_alpha,
+                lora_dropout=cfg.lora_dropout,
+                target_modules=cfg.lora_target_modules,
+                bias="none",
+            ),
+        )
     if cfg.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model.train()
@@ -247,7 +298,9 @@ def train(
     if str(accelerator.distributed_type).rsplit(".", 1)[-1] in ("FSDP", "DEEPSPEED"):
         from reference_models.rlhfv.unused import params_off_the_graph
 
-        probe = encoder.collate(records[: cfg.per_device_batch_size], pairs[: cfg.per_device_batch_size], gamma)  # fmt: skip
+        probe = encoder.collate(
+            records[: cfg.per_device_batch_size], pairs[: cfg.per_device_batch_size], gamma
+        )
         probe["model_inputs"] = {k: v.to(device) for k, v in probe["model_inputs"].items()}
         with accelerator.autocast():
             frozen = params_off_the_graph(model, lambda: token_logps(model, probe))
@@ -255,13 +308,23 @@ def train(
             if name in frozen:
                 p.requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, betas=(cfg.adam_beta1, cfg.adam_beta2), eps=cfg.adam_epsilon, weight_decay=cfg.weight_decay)  # fmt: skip
+    optimizer = torch.optim.AdamW(
+        params,
+        lr=cfg.learning_rate,
+        betas=(cfg.adam_beta1, cfg.adam_beta2),
+        eps=cfg.adam_epsilon,
+        weight_decay=cfg.weight_decay,
+    )
     steps_per_epoch = len(records) // cfg.global_batch_size  # incomplete last batch dropped
     if steps_per_epoch == 0:
-        raise HalbenchError(f"{len(records)} pairs are fewer than global_batch_size {cfg.global_batch_size}")  # fmt: skip
+        raise HalbenchError(
+            f"{len(records)} pairs are fewer than global_batch_size {cfg.global_batch_size}"
+        )
     total = cfg.max_steps or steps_per_epoch * cfg.epochs
     warmup = int(math.ceil(cfg.warmup_ratio * total))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg.lr_scheduler, warmup, total))  # fmt: skip
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lr_lambda(cfg.lr_scheduler, warmup, total)
+    )
     ds_plugin = getattr(accelerator.state, "deepspeed_plugin", None)
     if ds_plugin is not None:  # no dataloader is prepared: tell DeepSpeed the batch geometry
         ds_plugin.deepspeed_config["train_micro_batch_size_per_gpu"] = cfg.per_device_batch_size
@@ -276,7 +339,13 @@ def train(
     out.mkdir(parents=True, exist_ok=True)
     logger = JsonlLogger(out / "train_log.jsonl", step, main, cfg.tensorboard)
     if data.bad and main and step == 0:
-        logger.log({"step": 0, "event": "skipped_bad_records", "records": [dataclasses.asdict(b) for b in data.bad]})  # fmt: skip
+        logger.log(
+            {
+                "step": 0,
+                "event": "skipped_bad_records",
+                "records": [dataclasses.asdict(b) for b in data.bad],
+            }
+        )
 
     def order(epoch: int) -> list[int]:
         g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
@@ -290,17 +359,30 @@ def train(
         epoch, pos = divmod(step, steps_per_epoch)
         batch_idx = order(epoch)[pos * cfg.global_batch_size : (pos + 1) * cfg.global_batch_size]
         mine = batch_idx[rank::world]
-        micros = [mine[k : k + cfg.per_device_batch_size] for k in range(0, len(mine), cfg.per_device_batch_size)]  # fmt: skip
+        micros = [
+            mine[k : k + cfg.per_device_batch_size]
+            for k in range(0, len(mine), cfg.per_device_batch_size)
+        ]
         sums = torch.zeros(len(_METRICS), dtype=torch.float64)
         lr = scheduler.get_last_lr()[0]
         for idx in micros:
             batch = encoder.collate([records[i] for i in idx], [pairs[i] for i in idx], gamma)
             batch["model_inputs"] = {k: v.to(device) for k, v in batch["model_inputs"].items()}
-            ref = encoder.ref_tensor(batch, [ref_c[i] for i in idx] + [ref_r[i] for i in idx]).to(device)  # fmt: skip
+            ref = encoder.ref_tensor(batch, [ref_c[i] for i in idx] + [ref_r[i] for i in idx]).to(
+                device
+            )
             with accelerator.accumulate(model):
                 with accelerator.autocast():
                     lp = token_logps(model, batch)
-                    loss, metrics = ddpo_loss(lp, ref, batch["weights"].to(device), n_pairs=len(idx), variant=cfg.loss, beta=beta, sft_weight=cfg.sft_weight)  # fmt: skip
+                    loss, metrics = ddpo_loss(
+                        lp,
+                        ref,
+                        batch["weights"].to(device),
+                        n_pairs=len(idx),
+                        variant=cfg.loss,
+                        beta=beta,
+                        sft_weight=cfg.sft_weight,
+                    )
                 accelerator.backward(loss)  # accelerate divides by the accumulation steps
                 if accelerator.sync_gradients and cfg.max_grad_norm is not None:
                     accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
@@ -314,7 +396,9 @@ def train(
         row.update({k: float(sums[i]) for i, k in enumerate(_METRICS)})
         if on_step is not None:
             on_step(row)
-        bar.update(1, loss=row["loss"], acc=row["rewards/accuracies"], margin=row["rewards/margins"], lr=lr)  # fmt: skip
+        bar.update(
+            1, loss=row["loss"], acc=row["rewards/accuracies"], margin=row["rewards/margins"], lr=lr
+        )
         if (step + 1) % cfg.logging_steps == 0 or step + 1 == total:
             logger.log(row)
         if cfg.save_steps and (step + 1) % cfg.save_steps == 0 and step + 1 < total:
@@ -334,77 +418,28 @@ def train(
         unwrapped.save_pretrained(out, state_dict=state, safe_serialization=True)
         processor.save_pretrained(out)
         checkpoint.fix_modes(list(out.glob("*.safetensors")))  # written through mkstemp (0600)
-        geometry = {"mixed_precision": _mixed_precision(cfg), "processes": world, "gradient_accumulation_steps": grad_acc, "steps": total, "distributed_type": _distributed_name(accelerator), "frozen_unused_parameters": frozen}  # fmt: skip
-        _write_record(cfg, out, data, fingerprint, beta, gamma, ref_dir, ref_stats, resume, command, time.perf_counter() - t_start, geometry)  # fmt: skip
+        geometry = {
+            "mixed_precision": _mixed_precision(cfg),
+            "processes": world,
+            "gradient_accumulation_steps": grad_acc,
+            "steps": total,
+            "distributed_type": distributed_name(accelerator),
+            "frozen_unused_parameters": frozen,
+        }
+        write_record(
+            cfg,
+            out,
+            data,
+            fingerprint,
+            beta,
+            gamma,
+            ref_dir,
+            ref_stats,
+            resume,
+            command,
+            time.perf_counter() - t_start,
+            geometry,
+        )
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return out
-
-
-@contextlib.contextmanager
-def _whole_model_load(accelerator: Any) -> Iterator[None]:
-    """Load the model whole, also under ZeRO-3: the reference log-probs are computed by the full
-    model before ``prepare`` partitions it. accelerate registers its DeepSpeed config with
-    transformers whenever a ZeRO-3 plugin is selected (whatever ``zero3_init_flag`` says), and
-    transformers then loads under ``deepspeed.zero.Init`` (partitioned: the reference forward
-    fails on empty weights); the registration is lifted for the load and restored after."""
-    plugin = getattr(accelerator.state, "deepspeed_plugin", None)
-    if plugin is None or not plugin.hf_ds_config.is_zero3():
-        yield
-        return
-    if plugin.zero3_init_flag:
-        raise HalbenchError("zero3_init_flag: true is not supported: the reference log-probs are computed by the whole model before DeepSpeed partitions it (set zero3_init_flag: false)")  # fmt: skip
-    from transformers.integrations import unset_hf_deepspeed_config
-
-    unset_hf_deepspeed_config()
-    try:
-        yield
-    finally:
-        plugin.set_deepspeed_weakref()
-
-
-def _distributed_name(accelerator: Any) -> str:
-    name = str(accelerator.distributed_type).rsplit(".", 1)[-1]  # NO, MULTI_CPU, FSDP, ...
-    if name == "FSDP":
-        name += str(accelerator.state.fsdp_plugin.fsdp_version)
-    return name
-
-
-def _curve_summary(out: Path) -> dict[str, Any]:
-    rows = [json.loads(x) for x in (out / "train_log.jsonl").read_text().splitlines()]
-    rows = [r for r in rows if "loss" in r]
-    if not rows:
-        return {}
-    k = max(1, len(rows) // 10)
-    mean = lambda rs, key: sum(r[key] for r in rs) / len(rs)  # noqa: E731
-    return {
-        "logged_steps": len(rows), "first_loss": rows[0]["loss"], "last_loss": rows[-1]["loss"],
-        "min_loss": min(r["loss"] for r in rows),
-        "mean_loss_first_10pct": mean(rows[:k], "loss"), "mean_loss_last_10pct": mean(rows[-k:], "loss"),
-        "reward_accuracy_first_10pct": mean(rows[:k], "rewards/accuracies"),
-        "reward_accuracy_last_10pct": mean(rows[-k:], "rewards/accuracies"),
-        "last_margin": rows[-1]["rewards/margins"],
-    }  # fmt: skip
-
-
-def _write_record(cfg: TrainConfig, out: Path, data: Any, fingerprint: str, beta: float, gamma: float, ref_dir: Path, ref_stats: dict[str, int], resume: Path | None, command: list[str] | None, seconds: float, extra: dict[str, Any]) -> None:  # fmt: skip
-    from halbench.provenance import git_revision, halbench_version, now_utc, package_versions
-
-    rev, dirty = git_revision()
-    record = {
-        "kind": "halbench-ddpo-train-record/1",
-        "created_at": now_utc(),
-        "config": dataclasses.asdict(cfg),
-        "resolved": {"loss": cfg.loss, "beta": beta, "gamma": gamma, **extra},
-        "data": {"source": data.source, "checksum": data.checksum, "n_pairs": len(data.records),
-                 "skipped_bad_records": [dataclasses.asdict(b) for b in data.bad]},
-        "base_model": {"model": cfg.model, "fingerprint": fingerprint},
-        "reference_cache": {"dir": str(ref_dir), **ref_stats},
-        "resumed_from": str(resume) if resume else None,
-        "loss_curve": _curve_summary(out),
-        "versions": {"halbench": halbench_version(), "git_revision": rev, "git_dirty": dirty,
-                     **package_versions(("torch", "transformers", "accelerate", "peft", "safetensors", "trl", "datasets"))},
-        "command": command,
-        "duration_s": round(seconds, 3),
-    }  # fmt: skip
-    checkpoint.write_text_atomic(out / "train_record.json", json.dumps(record, ensure_ascii=False, indent=1) + "\n")  # fmt: skip

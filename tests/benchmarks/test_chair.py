@@ -81,7 +81,7 @@ EXTRACTION = [
         "a baby elephant near an adult giraffe",
         [("elephant", "elephant"), ("giraffe", "giraffe")],
         5,
-    ),  # fmt: skip
+    ),
     ("a passenger train on a train track", [("train", "train")], 5),  # "train track" swallowed
     ("home plate", [], 1),
     ("a bow tie", [("tie", "tie")], 2),
@@ -95,12 +95,12 @@ EXTRACTION = [
         "hot dogs, cell phones and teddy bears",
         [("hot dog", "hot dog"), ("cell phone", "cell phone"), ("teddy bear", "teddy bear")],
         5,
-    ),  # fmt: skip
+    ),
     (
         "mice, knives, scissors and sheep",
         [("mouse", "mouse"), ("knife", "knife"), ("scissors", "scissors"), ("sheep", "sheep")],
         7,
-    ),  # fmt: skip
+    ),
     ("his bike was red", [("bike", "bicycle")], 4),
     ("a man a man", [("man", "person"), ("man", "person")], 4),  # repeats kept
     ("", [], 0),
@@ -144,13 +144,17 @@ def _write_coco(directory: Path, *, categories=None) -> Path:
     ]
     files = {
         "instances_train2014.json": {
-            "info": {}, "licenses": [], "categories": cats,
+            "info": {},
+            "licenses": [],
+            "categories": cats,
             "images": [{"id": 3}],
             "annotations": [{"id": 1, "image_id": 3, "category_id": 18}],
         },
         "instances_val2014.json": {
             # val has its own (ignored) category list: the reference reads the train one
-            "info": {}, "licenses": [], "categories": [],
+            "info": {},
+            "licenses": [],
+            "categories": [],
             "images": [{"id": 1}, {"id": 2}, {"id": 4}],
             "annotations": [
                 {"id": 2, "image_id": 1, "category_id": 1},
@@ -159,18 +163,22 @@ def _write_coco(directory: Path, *, categories=None) -> Path:
             ],
         },
         "captions_train2014.json": {
-            "info": {}, "licenses": [], "images": [{"id": 3}],
+            "info": {},
+            "licenses": [],
+            "images": [{"id": 3}],
             "annotations": [{"id": 1, "image_id": 3, "caption": "A puppy on a couch."}],
         },
         "captions_val2014.json": {
-            "info": {}, "licenses": [], "images": [{"id": 1}, {"id": 2}, {"id": 4}],
+            "info": {},
+            "licenses": [],
+            "images": [{"id": 1}, {"id": 2}, {"id": 4}],
             "annotations": [
                 {"id": 2, "image_id": 1, "caption": "A man sits on a bench."},
                 {"id": 3, "image_id": 2, "caption": "Plates on a table by the toilet seat."},
                 # a reference caption of image 1 that is in the *train* caption file
             ],
         },
-    }  # fmt: skip
+    }
     files["captions_train2014.json"]["annotations"].append(
         {"id": 9, "image_id": 1, "caption": "Two buses behind the man."}
     )
@@ -288,7 +296,9 @@ def test_nothing_scored_is_not_zero(tmp_path, cx):
     assert rec.not_computable["CHAIRs"] == "n_captions is 0"
     assert "n/a" in format_table(rec)
     # captions without any mention: CHAIR_I has no denominator, CHAIR_S is a real 0
-    rec2 = score_file(_answers_file(tmp_path / "b.jsonl", [(3, "Nothing.")]), ann, cache_root=tmp_path / "c")  # fmt: skip
+    rec2 = score_file(
+        _answers_file(tmp_path / "b.jsonl", [(3, "Nothing.")]), ann, cache_root=tmp_path / "c"
+    )
     assert rec2.metrics["CHAIRs"] == 0.0 and rec2.metrics["CHAIRi"] is None
 
 
@@ -297,33 +307,39 @@ def test_answer_formats(tmp_path, cx):
     files = {
         "rlhfv.jsonl": "".join(
             json.dumps({"image_id": i, "prompt": "Q", "answer": t}) + "\n" for i, t in ROWS
-        ),  # fmt: skip
+        ),
         "ours.jsonl": "".join(
             json.dumps({"image_id": f"COCO_val2014_{i:012d}.jpg", "question": "Q", "text": t})
             + "\n"
             for i, t in ROWS
-        ),  # fmt: skip
+        ),
         "opera.jsonl": "".join(json.dumps({"image_id": i, "caption": t}) + "\n" for i, t in ROWS),
         "array.json": json.dumps(
             [{"image_id": str(i), "question": "Q", "text": t} for i, t in ROWS]
-        ),  # fmt: skip
+        ),
         "lisaanne.json": json.dumps(
             {"imgToEval": {str(k): {"image_id": i, "caption": t} for k, (i, t) in enumerate(ROWS)}}
-        ),  # fmt: skip
+        ),
     }
     expected = None
     for name, text in files.items():
         (tmp_path / name).write_text(text)
         rec = score_file(tmp_path / name, ann, cache_root=tmp_path / "c")
-        got = ({k: (f.numerator, f.denominator) for k, f in rec.fractions.items()},
-               [it["mentions"] for it in rec.items])  # fmt: skip
+        got = (
+            {k: (f.numerator, f.denominator) for k, f in rec.fractions.items()},
+            [it["mentions"] for it in rec.items],
+        )
         assert expected is None or got == expected, name
         expected = got
     assert expected[0]["CHAIRs"] == (2, 5)
     # RLHF-V's answer files have no image_id: joined with the question file by line position
     (tmp_path / "q.jsonl").write_text("".join(json.dumps({"image_id": i}) + "\n" for i, _ in ROWS))
-    (tmp_path / "noid.jsonl").write_text("".join(json.dumps({"prompt": "Q", "text": t}) + "\n" for _, t in ROWS))  # fmt: skip
-    rec = score_file(tmp_path / "noid.jsonl", ann, questions=tmp_path / "q.jsonl", cache_root=tmp_path / "c")  # fmt: skip
+    (tmp_path / "noid.jsonl").write_text(
+        "".join(json.dumps({"prompt": "Q", "text": t}) + "\n" for _, t in ROWS)
+    )
+    rec = score_file(
+        tmp_path / "noid.jsonl", ann, questions=tmp_path / "q.jsonl", cache_root=tmp_path / "c"
+    )
     assert [it["mentions"] for it in rec.items] == expected[1]
     assert rec.provenance.inputs[1].role == "questions"
     (tmp_path / "bad.jsonl").write_text('{"image_id": 1, "caption": 3}\n')
@@ -337,7 +353,9 @@ def test_answer_formats(tmp_path, cx):
 @pytest.fixture(scope="module")
 def coco_80(tmp_path_factory, caps_boxes, cvocab) -> Path:
     """The 80 bundled val2014 images as a train2014 + val2014 COCO folder."""
-    return make_coco_dir(tmp_path_factory.mktemp("coco80"), caps_boxes, cvocab, splits=("train", "val"))  # fmt: skip
+    return make_coco_dir(
+        tmp_path_factory.mktemp("coco80"), caps_boxes, cvocab, splits=("train", "val")
+    )
 
 
 def _opera(run: str) -> list[dict]:
@@ -352,7 +370,9 @@ def test_opera_captions_identical_to_oracle(coco_80, caps_boxes, cx, tmp_path):
     for run in RUNS:
         rows = _opera(run)
         assert len(rows) == 500
-        caps += [{"image_id": ids[k % len(ids)], "caption": r["caption"]} for k, r in enumerate(rows)]  # fmt: skip
+        caps += [
+            {"image_id": ids[k % len(ids)], "caption": r["caption"]} for k, r in enumerate(rows)
+        ]
     oracle = CHAIR({c["image_id"] for c in caps}, str(coco_80), default_synonyms_text())
     oracle.get_annotations()
     out = oracle.compute_chair(caps)
@@ -365,7 +385,9 @@ def test_opera_captions_identical_to_oracle(coco_80, caps_boxes, cx, tmp_path):
     assert len(rec.items) == len(out["sentences"]) == 1500
     n_mentions = 0
     for item, sent in zip(rec.items, out["sentences"], strict=True):
-        pairs = [list(p) for p in zip(sent["mscoco_words"], sent["mscoco_generated_words"], strict=True)]  # fmt: skip
+        pairs = [
+            list(p) for p in zip(sent["mscoco_words"], sent["mscoco_generated_words"], strict=True)
+        ]
         assert item["mentions"] == pairs
         assert item["hallucinated"] == [list(p) for p in sent["mscoco_hallucinated_words"]]
         assert item["gt_objects"] == sorted(sent["mscoco_gt_words"])
@@ -440,7 +462,9 @@ def test_prepare_id_file_and_annotations(tmp_path):
     ids_file.write_text("5\n\n7\n")
     images = _images(tmp_path / "val2014", [5, 7])
     ann = _write_coco(tmp_path / "ann")
-    out = chair_prepare.prepare_items(images, ids_file=ids_file, coco_annotations=ann, data_dir=tmp_path / "d")  # fmt: skip
+    out = chair_prepare.prepare_items(
+        images, ids_file=ids_file, coco_annotations=ann, data_dir=tmp_path / "d"
+    )
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["items"] == 2 and manifest["coco_annotations"] == str(ann.resolve())
     ids_file.write_text("5\nfive\n")

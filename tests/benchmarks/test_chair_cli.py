@@ -19,8 +19,20 @@ def prepared(tmp_path):
     ids = tmp_path / "ids.txt"
     ids.write_text("1\n2\n3\n4\n")
     data = tmp_path / "data"
-    argv = ["-q", "data", "prepare", "chair", "--coco-images", str(images), "--ids-file", str(ids),
-            "--coco-annotations", str(ann), "--data-dir", str(data)]  # fmt: skip
+    argv = [
+        "-q",
+        "data",
+        "prepare",
+        "chair",
+        "--coco-images",
+        str(images),
+        "--ids-file",
+        str(ids),
+        "--coco-annotations",
+        str(ann),
+        "--data-dir",
+        str(data),
+    ]
     assert main(argv) == 0
     return ann, data
 
@@ -36,8 +48,21 @@ def test_score_cli_equals_the_function(tmp_path, prepared, capsys):
     ann, _ = prepared
     answers = _answers_file(tmp_path / "a.jsonl", ROWS)
     out = tmp_path / "chair.json"
-    assert main(["score", "chair", "--answers", str(answers), "--coco-annotations", str(ann),
-                 "--output", str(out)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "score",
+                "chair",
+                "--answers",
+                str(answers),
+                "--coco-annotations",
+                str(ann),
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "CHAIR_S   40.0  (2 / 5 captions)" in printed
     got = json.loads(out.read_text())
@@ -51,8 +76,23 @@ def test_run_replay_scores_like_score(tmp_path, prepared, capsys):
     replay = tmp_path / "replay.jsonl"
     replay.write_text("".join(json.dumps({"item_id": str(i), "text": t}) + "\n" for i, t in rows))
     out = tmp_path / "run"
-    assert main(["-q", "run", "--model", f"replay:{replay}", "--benchmarks", "chair",
-                 "--data-dir", str(data), "--out", str(out)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "-q",
+                "run",
+                "--model",
+                f"replay:{replay}",
+                "--benchmarks",
+                "chair",
+                "--data-dir",
+                str(data),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     summary = capsys.readouterr().out
     # headline from [[metrics]]: dog (image 1) and cat (image 4) of 6 mentions
     assert "CHAIRs 50.00 %" in summary and "CHAIRi 33.33 %" in summary

@@ -20,17 +20,17 @@ IMAGES = {  # image: (what is drawn, a hallucinated replacement, a hallucinated 
         "a traffic light with red, yellow and green lights",
         "a stop sign with red, yellow and green lights",
         "bus",
-    ),  # fmt: skip
+    ),
     "cup_and_bowl.png": (
         "a blue cup and a yellow bowl on a wooden table",
         "a blue phone and a yellow bowl on a wooden table",
         "pizza",
-    ),  # fmt: skip
+    ),
     "television.png": (
         "a tv with a blue screen on a stand",
         "a clock with a blue screen on a stand",
         "cat",
-    ),  # fmt: skip
+    ),
 }
 QUESTIONS = [
     "Provide a thorough description of the given image.",
@@ -51,9 +51,16 @@ def main() -> None:
                 rejected = f"The image shows {wrong}. There is nothing else in the picture."
             else:  # a hallucinated extra object in the last sentence
                 rejected = f"The image shows {true}. There is also a {extra} in the picture."
-            lines.append({"id": rid, "image": f"images/{image}", "question": question,
-                          "chosen": chosen, "rejected": rejected,
-                          "meta": {"source": "halbench toy set (make_prefs.py)"}})  # fmt: skip
+            lines.append(
+                {
+                    "id": rid,
+                    "image": f"images/{image}",
+                    "question": question,
+                    "chosen": chosen,
+                    "rejected": rejected,
+                    "meta": {"source": "halbench toy set (make_prefs.py)"},
+                }
+            )
     text = "".join(json.dumps(x) + "\n" for x in lines)
     (here / "prefs.jsonl").write_text(text)
 
