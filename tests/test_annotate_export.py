@@ -159,7 +159,20 @@ def test_cli_end_to_end(db, tmp_path, capsys):
     rec = json.loads(record_path.read_text())
     assert rec["metrics"]["counts"]["all"] == 3  # demo-1, 3, 5 hallucinated; demo-2 clean
     assert rec["benchmark"] == "demo-human" and rec["protocol"]["scorer"] == "human-judgement"
-    assert main(["-q", "annotate", "export-ddpo", "--output", str(tmp_path / "x.jsonl"), "--db", str(db)]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "annotate",
+                "export-ddpo",
+                "--output",
+                str(tmp_path / "x.jsonl"),
+                "--db",
+                str(db),
+            ]
+        )
+        == 0
+    )
     assert "wrote 3 preference pairs" in capsys.readouterr().out
 
     from halbench.leaderboard.build import build_tables

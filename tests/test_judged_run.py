@@ -10,9 +10,9 @@ import pytest
 from benchmarks.mmhal_bench import mmhal_data
 from halbench.cli import main
 
+from .benchmarks.test_mmhal_bench import TEST_TEMPLATE, judge_reply
 from .conftest import make_benchmark
 from .fake_openai import FakeOpenAI
-from .test_mmhal import TEST_TEMPLATE, judge_reply
 
 SECRET = "sk-judged-run-secret-9"
 
@@ -194,8 +194,8 @@ def test_object_halbench_llm_extractor_in_run(tmp_path, monkeypatch, capsys):
 def test_llava_bench_in_run_judged(tmp_path, monkeypatch, capsys):
     from benchmarks.llava_bench_coco.score import load_questions
 
+    from .benchmarks.test_llava_bench_coco import judge_reply as llava_reply
     from .test_data import fake_coco_images
-    from .test_llava_bench import judge_reply as llava_reply
 
     questions = load_questions()
     images = fake_coco_images(

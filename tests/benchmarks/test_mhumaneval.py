@@ -177,7 +177,7 @@ def test_a_run_of_mhumaneval_annotated_and_on_the_leaderboard(objhal50, mmhal_im
     assert record.metrics["by_source"]["mmhal-bench"]["counts"]["all"] == 48  # odd k among 50..145
     assert record.metrics["by_source"]["object-halbench"]["n"] == 50
     (run / "mhumaneval.json").write_text(record.to_json())
-    entries = Path(__file__).resolve().parents[1] / "leaderboard" / "entries"
+    entries = Path(__file__).resolve().parents[2] / "leaderboard" / "entries"
     tables, _ = build_tables(entries, [tmp_path / "run"])
     main_table = next(t for t in tables if t.name == "main")
     (row,) = [r for r in main_table.rows if r.kind == "our run"]

@@ -17,7 +17,7 @@ from halbench.leaderboard.data import record_cells
 from halbench.prepare import prepare
 from halbench.types import ResultRecord
 
-from .fake_openai import FakeOpenAI
+from ..fake_openai import FakeOpenAI
 
 SECRET = "sk-llava-wild-secret-7"
 NAME = "llava-bench-in-the-wild"
@@ -272,7 +272,7 @@ def test_score_request_text_and_summary(prepared, tmp_path, monkeypatch):
 
     (tmp_path / "runs").mkdir()
     (tmp_path / "runs" / "w.json").write_text(rec.to_json())
-    entries = Path(__file__).resolve().parents[1] / "leaderboard" / "entries"
+    entries = Path(__file__).resolve().parents[2] / "leaderboard" / "entries"
     tables, _ = build_tables(entries, [tmp_path / "runs"])
     main_table = tables[0]
     ours = next(r for r in main_table.rows if r.kind == "our run")

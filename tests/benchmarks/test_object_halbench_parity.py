@@ -10,7 +10,7 @@ import pytest
 from benchmarks.object_halbench.score import ObjectHalbenchOptions, score_object_halbench
 from halbench.coco import load_ground_truth
 
-from .conftest import CAPS_BOXES, DEMO_ANSWERS
+from ..conftest import CAPS_BOXES, DEMO_ANSWERS
 
 METRIC_NAMES = {
     "CHAIRs": "CHAIRs",

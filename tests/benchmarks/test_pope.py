@@ -12,7 +12,7 @@ from halbench.cli import main
 from halbench.errors import InputError
 from halbench.types import ResultRecord
 
-from .conftest import BENCHMARKS
+from ..conftest import BENCHMARKS
 
 YES = [
     "Yes",

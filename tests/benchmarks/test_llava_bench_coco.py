@@ -12,8 +12,8 @@ from halbench.cli import main
 from halbench.judges import JudgeConfig
 from halbench.types import ResultRecord
 
-from .conftest import BENCHMARKS
-from .fake_openai import FakeOpenAI
+from ..conftest import BENCHMARKS
+from ..fake_openai import FakeOpenAI
 
 SECRET = "sk-llava-bench-secret"
 

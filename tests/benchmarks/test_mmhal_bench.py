@@ -15,7 +15,7 @@ from halbench.errors import HalbenchError, InputError
 from halbench.judges import JudgeConfig
 from halbench.types import ResultRecord
 
-from .fake_openai import FakeOpenAI
+from ..fake_openai import FakeOpenAI
 
 SECRET = "sk-mmhal-secret-77"
 # a test-only template with the reference's four positional slots (the real text is not shipped)

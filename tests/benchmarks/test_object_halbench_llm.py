@@ -21,8 +21,8 @@ from benchmarks.object_halbench.llm_objects import (
 from halbench.cli import main
 from halbench.types import ResultRecord
 
-from .conftest import CAPS_BOXES
-from .fake_openai import FakeOpenAI
+from ..conftest import CAPS_BOXES
+from ..fake_openai import FakeOpenAI
 
 SECRET = "sk-objhal-llm-secret-5"
 
