@@ -120,7 +120,8 @@ def add_parser(sub: Any) -> None:
     r.add_argument(
         "--output",
         type=Path,
-        help="record path (default: next to the store, mhumaneval.json or human-judgement.json)",
+        help="record path (default: next to the store, <scorer>.json: mhumaneval.json for "
+        "MHumanEval, human-judgement.json for another benchmark's answers)",
     )
     r.set_defaults(func=_cmd_report)
 
@@ -237,9 +238,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from halbench.io import atomic_write_text
 
     record = build_report(args.db, combine=args.combine, command=sys.argv[:])
-    name = (
-        "mhumaneval.json" if record.protocol["scorer"] == "mhumaneval" else "human-judgement.json"
-    )
+    name = f"{record.protocol['scorer']}.json"
     out = args.output or args.db.parent / name
     atomic_write_text(out, record.to_json())
     print(format_report(record))
@@ -276,9 +275,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def format_report(record: Any) -> str:
+    from halbench.registry import get_benchmark
+
     m = record.metrics
     lines = [
-        f"{'MHumanEval' if record.protocol['scorer'] == 'mhumaneval' else 'Human judgement'} ({record.benchmark}): {record.n_scored} of {record.n_items} responses judged"
+        f"{'Human judgement' if record.protocol['scorer'] == 'human-judgement' else get_benchmark(record.benchmark).title} ({record.benchmark}): {record.n_scored} of {record.n_items} responses judged"
         + (f", {record.n_unscored} unscored (not judged)" if record.n_unscored else ""),
         f"  combine={record.protocol['combine']}; 95% Wilson intervals",
         f"  {'type':<10}{'rate':>8}{'count':>10}   95% CI",

@@ -245,15 +245,16 @@ def build_report(
     }
     model = json.loads(meta.get("model") or "{}") or None
     bench = meta.get("benchmark", "unknown")
-    # only the paper's 146 items are MHumanEval; human judgement of another benchmark's
-    # answers is its own record ("<benchmark>-human"), never shown as MHumanEval
-    is_mhumaneval = bench == "mhumaneval"
+    # a benchmark judged by people (``human_judged`` in its definition: MHumanEval) gets its
+    # own record; human judgement of another benchmark's answers is "<benchmark>-human",
+    # never shown in the human-judged benchmark's columns
+    human_scorer = _human_judged_scorer(bench)
     digest = hashlib.sha256(json.dumps(judged_all, sort_keys=True).encode()).hexdigest()
     return ResultRecord(
-        benchmark=bench if is_mhumaneval else f"{bench}-human",
+        benchmark=bench if human_scorer else f"{bench}-human",
         benchmark_version=meta.get("benchmark_version", "unknown"),
         protocol={
-            "scorer": "mhumaneval" if is_mhumaneval else "human-judgement",
+            "scorer": human_scorer or "human-judgement",
             "judgement": "human",
             "combine": combine,
             "interval": "Wilson score, 95%",
@@ -284,3 +285,14 @@ def build_report(
         ),
         model=model,
     )
+
+
+def _human_judged_scorer(name: str) -> str | None:
+    """The scorer of benchmark ``name`` when its definition says people judge it."""
+    from halbench import registry
+
+    try:
+        bench = registry.get_benchmark(name)
+    except registry.UnknownBenchmark:
+        return None
+    return bench.scorer if bench.spec.get("human_judged") else None
