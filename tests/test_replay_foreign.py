@@ -193,6 +193,7 @@ def test_lmms_eval_failures_name_line_and_field(tmp_path):
     )
     fails({**good, "doc_id": 1}, "item_id", "duplicate item_id 'random-1' (first on line 1)")
     fails({k: v for k, v in good.items() if k != "doc"}, "doc", 'missing "doc"')
+    fails({"doc_id": 1, "doc": good["doc"]}, "filtered_resps", 'missing "filtered_resps"')
 
 
 # --------------------------------------------------------------------------- VLMEvalKit

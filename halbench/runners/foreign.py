@@ -87,12 +87,11 @@ def is_table(data: bytes) -> bool:
 
 
 def is_lmms_eval(records: Records) -> bool:
+    """Any record looks like an lmms-eval sample (the others are then checked as samples too)."""
     rows = records.rows
     if records.kind == "object" and rows and isinstance(rows[0][1].get("logs"), list):
         return True
-    return bool(rows) and all(
-        "doc_id" in r and ("resps" in r or "filtered_resps" in r) for _, r in rows
-    )
+    return any("doc_id" in r and ("resps" in r or "filtered_resps" in r) for _, r in rows)
 
 
 # --------------------------------------------------------------------------- lmms-eval
