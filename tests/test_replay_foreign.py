@@ -61,8 +61,12 @@ def align(path, reqs):
     return dict(runner.generate(reqs, GenerationSettings(), batch_size=1)), runner.info.details
 
 
-def reqs_for(keys, **kw):
-    return [Request(k, kw.get("question", f"q {k}"), kw.get("image"), None) for k in keys]
+def reqs_for(keys, questions=None, suffix=""):
+    q = questions or {}
+    return [Request(k, q.get(k, q.get("*", f"q {k}")) + suffix, None, None) for k in keys]
+
+
+POPE_SUFFIX = "\nAnswer the question using a single word or phrase."
 
 
 # --------------------------------------------------------------------------- lmms-eval
@@ -84,7 +88,7 @@ def test_lmms_eval_pope_any_order(tmp_path):
     random.Random(0).shuffle(samples)  # several GPUs: gathered rank by rank
     p = jsonl(tmp_path / "llava_pope.jsonl", samples)
     keys = ["adversarial-1", "adversarial-2", "popular-1", "random-3000"]
-    got, details = align(p, reqs_for(keys))
+    got, details = align(p, reqs_for(keys, {"*": "Is there a dog in the image?"}, POPE_SUFFIX))
     assert got == {k: k.replace("-", "") for k in keys}
     assert details["format"] == "lmms-eval" and details["matched_by"] == "item_id"
 
@@ -150,7 +154,8 @@ def test_lmms_eval_amber_mmhal_llava(tmp_path):
             ),
         ],
     )
-    assert align(wild, reqs_for(["0", "1"]))[0] == {"0": "w0", "1": "w1"}
+    asked = {"0": "What is it?", "1": "Why?"}
+    assert align(wild, reqs_for(["0", "1"], asked))[0] == {"0": "w0", "1": "w1"}
 
 
 def test_lmms_eval_old_json_with_logs(tmp_path):
@@ -161,7 +166,7 @@ def test_lmms_eval_old_json_with_logs(tmp_path):
     p.write_text(
         json.dumps({"args": {"model": "llava"}, "model_configs": {}, "logs": logs}, indent=2)
     )
-    assert align(p, reqs_for(["popular-1", "popular-2"]))[0] == {
+    assert align(p, reqs_for(["popular-1", "popular-2"], {"*": "Is there a cup?"}))[0] == {
         "popular-1": "No",
         "popular-2": "No",
     }
@@ -173,7 +178,7 @@ def test_lmms_eval_failures_name_line_and_field(tmp_path):
     def fails(rec, field, text):
         p = jsonl(tmp_path / "s.jsonl", [good, rec])
         with pytest.raises(InputError) as e:
-            ReplayRunner(p).check(reqs_for(["random-1", "random-2"]))
+            ReplayRunner(p).check(reqs_for(["random-1", "random-2"], {"*": "Is there a cup?"}))
         assert (e.value.line, e.value.field) == (2, field), str(e.value)
         assert text in str(e.value) and str(e.value).startswith(f"{p}:2: ")
 
@@ -194,6 +199,23 @@ def test_lmms_eval_failures_name_line_and_field(tmp_path):
     fails({**good, "doc_id": 1}, "item_id", "duplicate item_id 'random-1' (first on line 1)")
     fails({k: v for k, v in good.items() if k != "doc"}, "doc", 'missing "doc"')
     fails({"doc_id": 1, "doc": good["doc"]}, "filtered_resps", 'missing "filtered_resps"')
+
+
+def test_lmms_eval_ids_must_name_the_question_asked(tmp_path):
+    """lmms-lab's copy numbers POPE's questions: an id naming another question fails loudly."""
+    samples = [
+        lmms_sample(0, pope_doc("random", 1, "Is there a dog in the image?", "yes"), "Yes"),
+        lmms_sample(1, pope_doc("random", 2, "Is there a cat in the image?", "no"), "No"),
+    ]
+    p = jsonl(tmp_path / "pope_random.jsonl", samples)
+    asked = {"random-1": "Is there a dog in the image?", "random-2": "Is there a car in the image?"}
+    with pytest.raises(InputError) as e:
+        ReplayRunner(p).check(reqs_for(["random-1", "random-2"], asked, POPE_SUFFIX))
+    assert (e.value.line, e.value.field) == (2, "doc.question")
+    assert (
+        "doc.question 'Is there a cat in the image?' is not the question of item random-2"
+        in str(e.value)
+    )
 
 
 # --------------------------------------------------------------------------- VLMEvalKit

@@ -161,3 +161,4 @@ def test_pope_run_errors_are_one_line(pope, tmp_path, capsys):
     code, _ = run(data_dir, bad, tmp_path / "o2")
     err = capsys.readouterr().err
     assert code == 1 and "no answer for item(s) random-3" in err and "(8998 in all)" in err
+    assert "concatenate them" in err

@@ -33,6 +33,9 @@ VLMEvalKit     ``_MMHal`` / ``_MMHal-Bench``           MMHal-Bench ``{index}`` (
 VLMEvalKit     ``_LLaVABench``                         LLaVA-Bench (In-the-Wild) ``{index}``
 =============  ======================================  ==================================
 
+Where the lmms-eval doc has the question (POPE, LLaVA-Bench), the row also carries it as
+``asked``: the replay runner checks that the item the id names asks that question.
+
 Every failure names the file, the line (JSONL) or row (tables, the header is row 1) and the
 field. ``.xlsx`` needs openpyxl (``pip install 'halbench[replay]'``); tables in text need nothing.
 """
@@ -117,7 +120,8 @@ def _lmms_text(path: Path, line: int | None, where: str, rec: dict[str, Any]) ->
     return value
 
 
-def _lmms_item(path: Path, line: int | None, where: str, rec: dict[str, Any]) -> str:
+def _lmms_item(path: Path, line: int | None, where: str, rec: dict[str, Any]) -> tuple[str, Any]:
+    """The item id, and the question the sample asked where the doc has one (checked later)."""
     doc = rec.get("doc")
     if not isinstance(doc, dict):
         raise InputError(
@@ -139,7 +143,7 @@ def _lmms_item(path: Path, line: int | None, where: str, rec: dict[str, Any]) ->
         return str(value)
 
     if doc.get("category") in POPE_SPLITS:
-        return f"{doc['category']}-{need('question_id')}"
+        return f"{doc['category']}-{need('question_id')}", doc.get("question")
     if "question_type" in doc and "question_topic" in doc:  # MMHal-Bench: its 96 rows in order
         doc_id = rec["doc_id"]
         if not isinstance(doc_id, int) or isinstance(doc_id, bool):
@@ -149,11 +153,11 @@ def _lmms_item(path: Path, line: int | None, where: str, rec: dict[str, Any]) ->
                 line=line,
                 field="doc_id",
             )
-        return str(doc_id)
+        return str(doc_id), None
     if "task_type" in doc or ("truth" in doc and "hallu" in doc):  # AMBER
-        return need("question_id")
+        return need("question_id"), None
     if "gpt_answer" in doc:  # LLaVA-Bench (COCO, In-the-Wild)
-        return need("question_id")
+        return need("question_id"), doc.get("question")
     if "category" in doc and "question_id" in doc:
         raise InputError(
             str(path),
@@ -192,8 +196,12 @@ def lmms_eval_rows(path: Path, records: Records) -> list[Row]:
             raise InputError(
                 str(path), f'{where}missing "filtered_resps"', line=line, field="filtered_resps"
             )
-        item = _lmms_item(path, line, where, rec)
-        rows.append(Row(line, where, {"item_id": item}, _lmms_text(path, line, where, rec)))
+        item, question = _lmms_item(path, line, where, rec)
+        ids: dict[str, Any] = {"item_id": item}
+        if isinstance(question, str) and question.strip():
+            ids["asked"] = question  # the item must ask this (a wrong id mapping fails loudly)
+            ids["asked_field"] = "doc.question"
+        rows.append(Row(line, where, ids, _lmms_text(path, line, where, rec)))
     return rows
 
 

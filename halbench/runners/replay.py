@@ -93,9 +93,9 @@ def _question(rec: dict[str, Any]) -> Any:
 
 def _asks(request_question: str, question: str) -> bool:
     """The item's prompt is ``question``, perhaps followed by the benchmark's prompt suffix."""
-    q = question.strip()
-    rest = request_question.strip()
-    return rest == q or (rest.startswith(q) and rest[len(q)].isspace())
+    q = " ".join(question.split())
+    rest = " ".join(request_question.split())
+    return rest == q or (rest.startswith(q) and rest[len(q)] == " ")
 
 
 class ReplayRunner:
@@ -131,9 +131,9 @@ class ReplayRunner:
             return "image_file+question"
         return "position"
 
-    def _ids(self, field: str) -> dict[Any, str]:
-        """id -> text under one id kind; a missing or repeated id names its line."""
-        table: dict[Any, str] = {}
+    def _ids(self, field: str) -> dict[Any, Row]:
+        """id -> row under one id kind; a missing or repeated id names its line."""
+        table: dict[Any, Row] = {}
         first: dict[Any, Row] = {}
         for row in self.rows:
             if field == "image_id+question":
@@ -167,14 +167,14 @@ class ReplayRunner:
                     field=field.split("+")[0],
                 )
             first[key] = row
-            table[key] = row.text
+            table[key] = row
         return table
 
     def match(self, requests: Sequence[Request]) -> dict[str, str]:
         """Item key -> answer text; raises if any item has no answer."""
         keys = [r.key for r in requests]
         how = self._kind(set(keys))
-        table: dict[str, str]
+        table: dict[str, Row]
         if how == "position":
             if len(self.rows) != len(requests):
                 raise InputError(
@@ -183,7 +183,7 @@ class ReplayRunner:
                     "carries an id, so answers are matched by position and need one line per "
                     "item in order; or give each line an item_id equal to the item's id",
                 )
-            table = dict(zip(keys, (row.text for row in self.rows), strict=True))
+            table = dict(zip(keys, self.rows, strict=True))
         elif how == "image_id+question":
             by_pair = self._ids(how)
             table = {
@@ -192,16 +192,16 @@ class ReplayRunner:
                 if (str(r.image_id), r.question) in by_pair
             }
         elif how == "image_file+question":
-            by_image: dict[str, list[tuple[str, str]]] = {}
-            for (image, question), text in self._ids(how).items():
-                by_image.setdefault(image, []).append((question, text))
+            by_image: dict[str, list[tuple[str, Row]]] = {}
+            for (image, question), row in self._ids(how).items():
+                by_image.setdefault(image, []).append((question, row))
             table = {}
             for r in requests:
                 if r.image is None:
                     continue
-                for question, text in by_image.get(Path(r.image).name, []):
+                for question, row in by_image.get(Path(r.image).name, []):
                     if _asks(r.question, question):
-                        table[r.key] = text
+                        table[r.key] = row
                         break
         else:
             table = self._ids(how)
@@ -210,9 +210,29 @@ class ReplayRunner:
             shown = ", ".join(missing[:10]) + (
                 f" ... ({len(missing)} in all)" if len(missing) > 10 else ""
             )
-            raise InputError(str(self.path), f"no answer for item(s) {shown} (matched by {how})")
+            hint = (
+                "; lmms-eval writes one file per task: concatenate them (pope_pop, pope_adv, "
+                "pope_random) into one file"
+                if self.format == "lmms-eval"
+                else ""
+            )
+            raise InputError(
+                str(self.path), f"no answer for item(s) {shown} (matched by {how}){hint}"
+            )
+        by_key = {r.key: r for r in requests}
+        for k in keys:
+            row = table[k]
+            asked = row.rec.get("asked")
+            if isinstance(asked, str) and not _asks(by_key[k].question, asked):
+                raise InputError(
+                    str(self.path),
+                    f"{row.where}{row.rec['asked_field']} {asked!r} is not the question of item "
+                    f"{k} ({by_key[k].question!r}): the ids do not name the items they answer",
+                    line=row.line,
+                    field=row.rec["asked_field"],
+                )
         self.info.details["matched_by"] = how
-        return {k: table[k] for k in keys}
+        return {k: table[k].text for k in keys}
 
     def check(self, requests: Sequence[Request]) -> None:
         """Align every item before any work; fail when an item has no answer in the file."""
