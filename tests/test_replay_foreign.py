@@ -201,6 +201,30 @@ def test_lmms_eval_failures_name_line_and_field(tmp_path):
     fails({"doc_id": 1, "doc": good["doc"]}, "filtered_resps", 'missing "filtered_resps"')
 
 
+def test_lmms_eval_coco_captions_by_image_id(tmp_path):
+    """coco_cap tasks: question_id is the image's file name; one caption per COCO image."""
+
+    def doc(image_id, key="question_id"):
+        name = f"COCO_val2014_{image_id:012d}.jpg"
+        return {
+            key: name,
+            "question": "Provide a one-sentence caption for the provided image.",
+            "answer": ["A cat."],
+            "id": image_id,
+        }
+
+    samples = [lmms_sample(0, doc(42), "forty-two"), lmms_sample(1, doc(7, "filename"), "seven")]
+    p = jsonl(tmp_path / "coco2014_cap_val.jsonl", samples)
+    reqs = [Request("0", "Describe.", None, 7), Request("1", "Describe.", None, 42)]
+    got, details = align(p, reqs)
+    assert got == {"0": "seven", "1": "forty-two"} and details["matched_by"] == "image_id"
+    p = jsonl(tmp_path / "dup.jsonl", [*samples, lmms_sample(2, doc(7), "again")])
+    with pytest.raises(
+        InputError, match=r"dup.jsonl:3: duplicate image_id '7' \(first on line 2\)"
+    ):
+        ReplayRunner(p).check(reqs)
+
+
 def test_lmms_eval_ids_must_name_the_question_asked(tmp_path):
     """lmms-lab's copy numbers POPE's questions: an id naming another question fails loudly."""
     samples = [
@@ -253,6 +277,14 @@ def test_vlmevalkit_text_tables(tmp_path, ext, delimiter):
     with pytest.raises(InputError) as e:
         ReplayRunner(p)
     assert (e.value.line, e.value.field) == (8, "index") and "empty 'index'" in str(e.value)
+
+
+def test_vlmevalkit_big_cells(tmp_path):
+    """A base64 image column (or a long answer) is past csv's default 128 KiB cell limit."""
+    cols = ("index", "image", "prediction")
+    rows = [{"index": 0, "image": "A" * 300_000, "prediction": "Yes " * 50_000}]
+    p = write_table(tmp_path / "m_MMHal.tsv", table_rows(rows, cols), "\t")
+    assert align(p, reqs_for(["0"]))[0] == {"0": "Yes " * 50_000}
 
 
 def test_vlmevalkit_failures(tmp_path):

@@ -26,6 +26,8 @@ lmms-eval      doc.question_id + doc.task_type or      AMBER ``{question_id}`` (
 lmms-eval      doc.question_id + doc.gpt_answer        LLaVA-Bench (COCO / In-the-Wild)
                                                        ``{question_id}``
 lmms-eval      doc.question_type + doc.question_topic  MMHal-Bench ``{doc_id}`` (0..95)
+lmms-eval      doc.question_id (or doc.filename) a     the item with that COCO ``image_id``
+               COCO file name (coco_cap tasks)         (Object HalBench, CHAIR)
 VLMEvalKit     file name ends in ``_POPE``             POPE: every item asking ``question``
                                                        about the image named by ``image_path``
 VLMEvalKit     ``_AMBER``                              AMBER ``{index}``
@@ -53,6 +55,7 @@ from halbench.errors import HalbenchError, InputError
 from halbench.io import Records, describe_type
 
 POPE_SPLITS = ("random", "popular", "adversarial")
+COCO_FILE = re.compile(r"(?:.*/)?COCO_(?:val|train|test)20(?:14|15|17)_0*(\d+)\.jpg")
 VLMEVALKIT_DATASETS = {  # the end of VLMEvalKit's file name -> what the index means
     "pope": "pope",
     "amber": "index",
@@ -120,7 +123,7 @@ def _lmms_text(path: Path, line: int | None, where: str, rec: dict[str, Any]) ->
     return value
 
 
-def _lmms_item(path: Path, line: int | None, where: str, rec: dict[str, Any]) -> tuple[str, Any]:
+def _lmms_item(path: Path, line: int | None, where: str, rec: dict[str, Any]) -> tuple[Any, Any]:
     """The item id, and the question the sample asked where the doc has one (checked later)."""
     doc = rec.get("doc")
     if not isinstance(doc, dict):
@@ -158,6 +161,10 @@ def _lmms_item(path: Path, line: int | None, where: str, rec: dict[str, Any]) ->
         return need("question_id"), None
     if "gpt_answer" in doc:  # LLaVA-Bench (COCO, In-the-Wild)
         return need("question_id"), doc.get("question")
+    for name in ("question_id", "filename", "file_name"):  # COCO captions: the image's file
+        found = COCO_FILE.fullmatch(str(doc.get(name, "")))
+        if found:
+            return int(found.group(1)), None
     if "category" in doc and "question_id" in doc:
         raise InputError(
             str(path),
@@ -169,8 +176,8 @@ def _lmms_item(path: Path, line: int | None, where: str, rec: dict[str, Any]) ->
     raise InputError(
         str(path),
         f"{where}cannot tell which benchmark this lmms-eval sample is from (doc fields: "
-        f"{', '.join(sorted(doc)) or 'none'}); halbench maps POPE, AMBER, MMHal-Bench and "
-        "LLaVA-Bench samples",
+        f"{', '.join(sorted(doc)) or 'none'}); halbench maps POPE, AMBER, MMHal-Bench, "
+        "LLaVA-Bench and COCO caption samples",
         line=line,
         field="doc",
     )
@@ -197,7 +204,7 @@ def lmms_eval_rows(path: Path, records: Records) -> list[Row]:
                 str(path), f'{where}missing "filtered_resps"', line=line, field="filtered_resps"
             )
         item, question = _lmms_item(path, line, where, rec)
-        ids: dict[str, Any] = {"item_id": item}
+        ids: dict[str, Any] = {"image_id": item} if isinstance(item, int) else {"item_id": item}
         if isinstance(question, str) and question.strip():
             ids["asked"] = question  # the item must ask this (a wrong id mapping fails loudly)
             ids["asked_field"] = "doc.question"
@@ -240,6 +247,8 @@ def _read_delimited(path: Path, data: bytes) -> list[tuple[int, list[str]]]:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     rows = []
     start = 1
+    # a cell may hold a long answer or a base64 image: lift csv's 128 KiB cell limit meanwhile
+    old_limit = csv.field_size_limit(max(csv.field_size_limit(), len(text)))
     try:
         for row in reader:
             if any(cell.strip() for cell in row):
@@ -247,6 +256,8 @@ def _read_delimited(path: Path, data: bytes) -> list[tuple[int, list[str]]]:
             start = reader.line_num + 1
     except csv.Error as exc:
         raise InputError(str(path), f"bad table: {exc}", line=reader.line_num) from None
+    finally:
+        csv.field_size_limit(old_limit)
     return rows
 
 

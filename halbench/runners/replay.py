@@ -9,7 +9,8 @@ When answers carry ids, the ids decide; the first kind present, in this order, i
 1. ``item_id`` (halbench's own ``answers.jsonl``; lmms-eval and VLMEvalKit rows are mapped to it);
 2. ``question_id``, when its values name the items (all of them, or, in a file without
    ``image_id``, some of them);
-3. ``image_id`` + question (``prompt`` or ``question``);
+3. ``image_id`` + question (``prompt`` or ``question``), or ``image_id`` alone in a file
+   without questions (COCO captions from lmms-eval: one caption per image);
 4. ``image_file`` + question (VLMEvalKit's POPE: one answer serves every item asking that
    question about that image).
 
@@ -126,7 +127,8 @@ class ReplayRunner:
         if qids and (qids >= keys or (not has_image and qids & keys)):
             return "question_id"
         if has_image:
-            return "image_id+question"
+            asked = any("prompt" in r or "question" in r for r in recs)
+            return "image_id+question" if asked else "image_id"
         if any("image_file" in r for r in recs):
             return "image_file+question"
         return "position"
@@ -191,15 +193,20 @@ class ReplayRunner:
                 for r in requests
                 if (str(r.image_id), r.question) in by_pair
             }
+        elif how == "image_id":  # captions: one per COCO image, whatever the prompt
+            by_image = self._ids(how)
+            table = {
+                r.key: by_image[str(r.image_id)] for r in requests if str(r.image_id) in by_image
+            }
         elif how == "image_file+question":
-            by_image: dict[str, list[tuple[str, Row]]] = {}
+            by_file: dict[str, list[tuple[str, Row]]] = {}
             for (image, question), row in self._ids(how).items():
-                by_image.setdefault(image, []).append((question, row))
+                by_file.setdefault(image, []).append((question, row))
             table = {}
             for r in requests:
                 if r.image is None:
                     continue
-                for question, row in by_image.get(Path(r.image).name, []):
+                for question, row in by_file.get(Path(r.image).name, []):
                     if _asks(r.question, question):
                         table[r.key] = row
                         break
