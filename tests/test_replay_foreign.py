@@ -118,7 +118,7 @@ def test_lmms_eval_amber_mmhal_llava(tmp_path):
                 {
                     "question_type": "attribute",
                     "question_topic": "animal",
-                    "question": "?",
+                    "question": f"What is animal {i}?",
                     "gt_answer": "x",
                 },
                 f"m{i}",
@@ -126,7 +126,12 @@ def test_lmms_eval_amber_mmhal_llava(tmp_path):
             for i in (1, 0)
         ],
     )
-    assert align(mmhal, reqs_for(["0", "1"]))[0] == {"0": "m0", "1": "m1"}
+    asked = {"0": "What is animal 0?", "1": "What is animal 1?"}
+    assert align(mmhal, reqs_for(["0", "1"], asked))[0] == {"0": "m0", "1": "m1"}
+    # a copy of MMHal-Bench in another order: doc_id names another question, named by line
+    swapped = {"0": "What is animal 1?", "1": "What is animal 0?"}
+    with pytest.raises(InputError, match=r"mmhal_bench.jsonl:2: doc.question 'What is animal 0\?'"):
+        ReplayRunner(mmhal).check(reqs_for(["0", "1"], swapped))
     wild = jsonl(
         tmp_path / "llava_in_the_wild.jsonl",
         [

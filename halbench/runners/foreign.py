@@ -35,7 +35,7 @@ VLMEvalKit     ``_MMHal`` / ``_MMHal-Bench``           MMHal-Bench ``{index}`` (
 VLMEvalKit     ``_LLaVABench``                         LLaVA-Bench (In-the-Wild) ``{index}``
 =============  ======================================  ==================================
 
-Where the lmms-eval doc has the question (POPE, LLaVA-Bench), the row also carries it as
+Where the lmms-eval doc has the question (POPE, LLaVA-Bench, MMHal-Bench), the row also carries it as
 ``asked``: the replay runner checks that the item the id names asks that question.
 
 Every failure names the file, the line (JSONL) or row (tables, the header is row 1) and the
@@ -156,7 +156,7 @@ def _lmms_item(path: Path, line: int | None, where: str, rec: dict[str, Any]) ->
                 line=line,
                 field="doc_id",
             )
-        return str(doc_id), None
+        return str(doc_id), doc.get("question")
     if "task_type" in doc or ("truth" in doc and "hallu" in doc):  # AMBER
         return need("question_id"), None
     if "gpt_answer" in doc:  # LLaVA-Bench (COCO, In-the-Wild)
