@@ -265,7 +265,7 @@ def test_vlmevalkit_text_tables(tmp_path, ext, delimiter):
     rows = [
         {
             "index": i,
-            "question": f"q{i}",
+            "question": f"q {i}",
             "prediction": f"line one\nline two, {i}",
             "answer": "a",
             "category": "c",
@@ -282,6 +282,18 @@ def test_vlmevalkit_text_tables(tmp_path, ext, delimiter):
     with pytest.raises(InputError) as e:
         ReplayRunner(p)
     assert (e.value.line, e.value.field) == (8, "index") and "empty 'index'" in str(e.value)
+
+
+def test_vlmevalkit_index_must_name_the_question_asked(tmp_path):
+    rows = [{"index": 0, "question": "What is it?", "prediction": "A cat."}]
+    p = write_table(
+        tmp_path / "m_LLaVABench.tsv", table_rows(rows, ("index", "question", "prediction")), "\t"
+    )
+    assert align(p, reqs_for(["0"], {"0": "What is it?"}))[0] == {"0": "A cat."}
+    with pytest.raises(InputError) as e:
+        ReplayRunner(p).check(reqs_for(["0"], {"0": "Why is it?"}))
+    assert (e.value.line, e.value.field) == (2, "question")
+    assert "question 'What is it?' is not the question of item 0 ('Why is it?')" in str(e.value)
 
 
 def test_vlmevalkit_big_cells(tmp_path):
@@ -371,8 +383,8 @@ def test_vlmevalkit_xlsx(tmp_path):
     sheet = book.active
     for row in table_rows(
         [
-            {"index": 3, "prediction": "Yes", "question": "q", "answer": "Yes", "category": "c"},
-            {"index": 1, "prediction": "No", "question": "q", "answer": "No", "category": "c"},
+            {"index": 3, "prediction": "Yes", "question": "q 3", "answer": "Yes", "category": "c"},
+            {"index": 1, "prediction": "No", "question": "q 1", "answer": "No", "category": "c"},
         ]
     ):
         sheet.append([int(c) if c.isdigit() else c for c in row])

@@ -35,8 +35,9 @@ VLMEvalKit     ``_MMHal`` / ``_MMHal-Bench``           MMHal-Bench ``{index}`` (
 VLMEvalKit     ``_LLaVABench``                         LLaVA-Bench (In-the-Wild) ``{index}``
 =============  ======================================  ==================================
 
-Where the lmms-eval doc has the question (POPE, LLaVA-Bench, MMHal-Bench), the row also carries it as
-``asked``: the replay runner checks that the item the id names asks that question.
+Where the row has the question (lmms-eval's doc for POPE, LLaVA-Bench, MMHal-Bench; VLMEvalKit's
+``question`` column), the row also carries it as ``asked``: the replay runner checks that the
+item the id names asks that question, so a copy numbered or ordered differently fails loudly.
 
 Every failure names the file, the line (JSONL) or row (tables, the header is row 1) and the
 field. ``.xlsx`` needs openpyxl (``pip install 'halbench[replay]'``); tables in text need nothing.
@@ -324,6 +325,11 @@ def vlmevalkit_rows(path: Path, data: bytes) -> list[Row]:
                     field="index",
                 )
             rec = {"item_id": str(int(index))}
+            if "question" in columns:
+                i = columns["question"]
+                asked = cells[i].strip() if i < len(cells) else ""
+                if asked:  # the item the index names must ask this (checked by the runner)
+                    rec.update(asked=asked, asked_field="question")
         rows.append(Row(number, "", rec, get("prediction")))
     if not rows:
         raise InputError(str(path), "no answers in file")
