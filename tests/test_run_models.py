@@ -251,6 +251,17 @@ def test_several_models_in_turn_with_one_table(tiny_model, tmp_path, capsys):
     for label, key in zip(rows, ("CHAIRs_refine", "CHAIRi"), strict=True):
         assert rows[label] == shown(a.metrics[key]) + shown(b.metrics[key]), label
 
+    # a model that fails while running is reported; the others still run (exit status 1)
+    short = tmp_path / "short.jsonl"
+    short.write_text(json.dumps({"item_id": "demo-1", "text": "A dog."}) + "\n")
+    two = ["-q", "run", "--model", f"replay:{short}", "--model", f"replay:{replay}"]
+    assert main([*two, "--tasks", "demo", "--out", str(tmp_path / "two")]) == 1
+    captured = capsys.readouterr()
+    assert "no answer for item(s) demo-2" in captured.err
+    assert f"replay:{short}: not evaluated: " in captured.out
+    assert (tmp_path / "two" / "other-vlm.jsonl" / "demo" / "result.json").exists()
+    assert not (tmp_path / "two" / "short.jsonl" / "demo" / "result.json").exists()
+
     # a model that does not exist fails before the first model runs
     capsys.readouterr()
     bad = [
