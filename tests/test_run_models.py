@@ -282,3 +282,32 @@ def test_several_models_in_turn_with_one_table(tiny_model, tmp_path, capsys):
     assert "model x is given twice" in capsys.readouterr().err
     assert main(["-q", "run", "--tasks", "demo"]) == 1
     assert "give --model MODEL" in capsys.readouterr().err
+
+
+@pytest.mark.gpu
+def test_device_map_and_model_args_on_gpu(tiny_model, tmp_path):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU")
+    (cpu,) = run(RunConfig(model=str(tiny_model), benchmarks=["demo"], out=tmp_path / "c"))
+    opts = BackendOptions(device_map="auto", model_args={"attn_implementation": "sdpa"})
+    (gpu,) = run(
+        RunConfig(
+            model=str(tiny_model),
+            benchmarks=["demo"],
+            out=tmp_path / "g",
+            backend_options=BackendOptions(device="cuda", dtype="float32"),
+        )
+    )
+    (mapped,) = run(
+        RunConfig(
+            model=str(tiny_model), benchmarks=["demo"], out=tmp_path / "m", backend_options=opts
+        )
+    )
+    assert gpu.record.model["details"]["device"] == "cuda"
+    assert mapped.record.model["details"]["device_map"] == "auto"
+    assert mapped.record.n_scored == 6
+    same = sum(
+        a["answer"] == b["answer"] for a, b in zip(cpu.record.items, gpu.record.items, strict=True)
+    )
+    assert same >= 5  # float32 on both; kernels may differ in the last bits

@@ -3,7 +3,10 @@
 Needs the ``[hf]`` extra (torch, transformers, pillow). Prompts come from the
 processor's chat template (``adapters.py``); batches are left-padded; decoding is
 greedy by default; the device is CUDA, then Apple MPS, then CPU, with bfloat16 on a
-GPU that supports it and float32 on CPU.
+GPU that supports it and float32 on CPU. ``--device`` is checked before anything is
+read (a torch without CUDA says so in one line); ``--device-map`` spreads a model over
+several GPUs (accelerate); ``--model-args`` are checked ``from_pretrained`` options
+(``model_args.py``).
 """
 
 from __future__ import annotations
