@@ -109,7 +109,10 @@ def add_parser(sub: Any) -> None:
         help="COCO 2014 annotations (Object HalBench ground truth)",
     )
     g = p.add_argument_group("hf / vllm backends")
-    g.add_argument("--device", help="cuda, cuda:1, mps or cpu (default: best available)")
+    g.add_argument(
+        "--device",
+        help="cuda, cuda:1, mps or cpu (default: best available; checked before loading)",
+    )
     g.add_argument(
         "--dtype", help="float32, bfloat16 or float16 (default: bfloat16 on GPU, float32 on CPU)"
     )
@@ -130,8 +133,8 @@ def add_parser(sub: Any) -> None:
         metavar="K=V,...",
         help="hf: checked from_pretrained options: attn_implementation, dtype (torch_dtype), "
         "revision, low_cpu_mem_usage, load_in_8bit, load_in_4bit, bnb_4bit_quant_type, "
-        "bnb_4bit_compute_dtype, use_safetensors, variant, subfolder (recorded; part of the "
-        "model fingerprint)",
+        "bnb_4bit_compute_dtype, use_safetensors, variant (recorded; part of the model "
+        "fingerprint)",
     )
     g.add_argument("--tensor-parallel-size", type=int, default=1, help="vllm: GPUs per model")
     g.add_argument(

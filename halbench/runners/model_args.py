@@ -57,7 +57,6 @@ ALLOWED: dict[str, tuple[Callable[[str], Any], str]] = {
     "bnb_4bit_compute_dtype": (_choice(_DTYPES[1:]), "4-bit compute dtype"),
     "use_safetensors": (_bool, "load only .safetensors weights"),
     "variant": (_text, "weights variant (e.g. fp16)"),
-    "subfolder": (_text, "weights in a subfolder of the checkpoint"),
 }
 _BNB = ("load_in_8bit", "load_in_4bit", "bnb_4bit_quant_type", "bnb_4bit_compute_dtype")
 
