@@ -70,7 +70,10 @@ def run_doctor() -> tuple[str, bool]:
     lines.append(
         "Packages: " + ", ".join(f"{k} {v}" for k, v in package_versions(("tqdm",)).items())
     )
+    from halbench.doctor_models import model_lines
     from halbench.judges.doctor import judge_lines
+
+    lines += ["", *model_lines()]
 
     lines += ["", *judge_lines()]
     gt_cache = cache_dir() / "ground_truth"

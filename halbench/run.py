@@ -155,20 +155,43 @@ def plan(config: RunConfig) -> list[PlannedBenchmark]:
 def run(config: RunConfig) -> list[BenchmarkOutcome]:
     planned = plan(config)
     out = config.out or default_out(config.model)
-    t_load = time.perf_counter()
-    runner = make_runner(
-        config.model, config.backend, replace(config.backend_options, seed=config.seed)
-    )
-    load_s = time.perf_counter() - t_load
+    options = replace(config.backend_options, seed=config.seed)
+    runner = make_runner(config.model, config.backend, options, load=False)
     store = AnswerStore(out / "answers.sqlite")
     outcomes = []
     try:
+        load_s = _load_unless_stored(runner, planned, store)
         for p in planned:
             outcomes.append(_run_one(p, runner, store, out, config, load_s))
     finally:
         store.close()
         runner.close()
     return outcomes
+
+
+def _descriptor(p: PlannedBenchmark, info: Any) -> dict[str, Any]:
+    """What an answer of this benchmark depends on (the store's run key is its hash)."""
+    return {
+        "benchmark": p.bench.name,
+        "benchmark_version": p.version,
+        "backend": info.backend,
+        "model_fingerprint": info.fingerprint,
+        "generation": p.settings.as_dict(),
+    }
+
+
+def _load_unless_stored(runner: Any, planned: list[PlannedBenchmark], store: AnswerStore) -> float:
+    """Load the model's weights only when some answer is not in the store; seconds taken."""
+    load = getattr(runner, "load", None)
+    if load is None:
+        return 0.0
+    for p in planned:
+        prompts = [(it.id, prompt_key(it.question, it.image)) for it in p.items]
+        if len(store.get(run_key(_descriptor(p, runner.info)), prompts)) < len(prompts):
+            t_load = time.perf_counter()
+            load()
+            return time.perf_counter() - t_load
+    return 0.0
 
 
 def _run_one(
@@ -179,13 +202,7 @@ def _run_one(
     config: RunConfig,
     load_s: float,
 ) -> BenchmarkOutcome:
-    descriptor = {
-        "benchmark": p.bench.name,
-        "benchmark_version": p.version,
-        "backend": runner.info.backend,
-        "model_fingerprint": runner.info.fingerprint,
-        "generation": p.settings.as_dict(),
-    }
+    descriptor = _descriptor(p, runner.info)
     key = run_key(descriptor)
     store.register(key, descriptor)
     prompts = {it.id: prompt_key(it.question, it.image) for it in p.items}

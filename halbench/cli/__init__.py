@@ -14,7 +14,7 @@ import time
 
 from halbench import __version__
 from halbench.cli import data, leaderboard, run, score, tools
-from halbench.cli.common import Formatter, positionals
+from halbench.cli.common import Formatter, forbid_repeats, positionals
 from halbench.errors import HalbenchError
 from halbench.redact import redact
 
@@ -53,6 +53,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     add_annotate(sub)
     add_train(sub)
     tools.add_parsers(sub, words)
+    forbid_repeats(parser)  # a single-valued flag given twice is an error, never an override
     return parser
 
 

@@ -63,3 +63,27 @@ def positionals(argv: list[str]) -> list[str]:
 def argv() -> list[str]:
     """The command line as typed, for the record's provenance."""
     return sys.argv[:]
+
+
+class StoreOnce(argparse.Action):
+    """A single-valued option given twice is an error, never a silent override."""
+
+    last: tuple[Any, Any] | None = None  # (namespace, value) of the last assignment
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option: Any = None) -> None:
+        if self.last is not None and self.last[0] is namespace:
+            raise argparse.ArgumentError(
+                self, f"given twice ({self.last[1]} and {values}); it takes one value"
+            )
+        self.last = (namespace, values)
+        setattr(namespace, self.dest, values)
+
+
+def forbid_repeats(parser: argparse.ArgumentParser) -> None:
+    """Make every single-valued option of ``parser`` and its subcommands a ``StoreOnce``."""
+    for action in parser._actions:  # noqa: SLF001 - argparse has no public walk
+        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+            for sub in {id(p): p for p in action.choices.values()}.values():
+                forbid_repeats(sub)
+        elif type(action) is argparse._StoreAction and action.option_strings:  # noqa: SLF001
+            action.__class__ = StoreOnce

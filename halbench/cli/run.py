@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,11 @@ examples:
   halbench run --model llava-hf/llava-1.5-7b-hf --benchmarks object-halbench \\
       --coco-annotations ~/data/coco2014/annotations --batch-size 16
   halbench run --model openai:gpt-4o-mini --benchmarks object-halbench --limit 20
-  halbench run --model replay:rlhfv_objhal_answers.jsonl --benchmarks object-halbench"""
+  halbench run --model replay:rlhfv_objhal_answers.jsonl --benchmarks object-halbench
+  halbench run --model llava-hf/llava-1.5-7b-hf --model llava-hf/llava-v1.6-vicuna-7b-hf \\
+      --tasks pope,amber --out runs/compare
+  halbench run --model llava-hf/llava-1.5-13b-hf --device-map auto \\
+      --model-args attn_implementation=sdpa,load_in_4bit=true --benchmarks object-halbench"""
 
 
 def add_parser(sub: Any) -> None:
@@ -42,12 +47,21 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument(
         "--model",
-        required=True,
+        action="append",
+        default=[],
         metavar="MODEL",
-        help="checkpoint dir, hub id, openai:NAME or replay:FILE",
+        help="checkpoint dir, hub id, openai:NAME or replay:FILE; repeat it to evaluate "
+        "several models in turn (then each gets OUT/<model name>/ and one table ends the run)",
+    )
+    p.add_argument(
+        "--models",
+        type=Path,
+        metavar="FILE",
+        help="models to evaluate in turn, one per line (# starts a comment)",
     )
     p.add_argument(
         "--benchmarks",
+        "--tasks",
         default=",".join(default_benchmarks()),
         metavar="A,B",
         help=f"comma-separated benchmark names (default: {','.join(default_benchmarks())}; "
@@ -95,7 +109,10 @@ def add_parser(sub: Any) -> None:
         help="COCO 2014 annotations (Object HalBench ground truth)",
     )
     g = p.add_argument_group("hf / vllm backends")
-    g.add_argument("--device", help="cuda, cuda:1, mps or cpu (default: best available)")
+    g.add_argument(
+        "--device",
+        help="cuda, cuda:1, mps or cpu (default: best available; checked before loading)",
+    )
     g.add_argument(
         "--dtype", help="float32, bfloat16 or float16 (default: bfloat16 on GPU, float32 on CPU)"
     )
@@ -105,7 +122,27 @@ def add_parser(sub: Any) -> None:
         help="allow the checkpoint's own code (off by default)",
     )
     g.add_argument("--revision", help="hub revision (branch, tag or commit)")
+    g.add_argument(
+        "--device-map",
+        choices=("auto", "balanced", "balanced_low_0", "sequential"),
+        help="hf: spread a model larger than one GPU over all visible GPUs (and CPU memory); "
+        "needs accelerate; recorded",
+    )
+    g.add_argument(
+        "--model-args",
+        metavar="K=V,...",
+        help="hf: checked from_pretrained options: attn_implementation, dtype (torch_dtype), "
+        "revision, low_cpu_mem_usage, load_in_8bit, load_in_4bit, bnb_4bit_quant_type, "
+        "bnb_4bit_compute_dtype, use_safetensors, variant (recorded; part of the model "
+        "fingerprint)",
+    )
     g.add_argument("--tensor-parallel-size", type=int, default=1, help="vllm: GPUs per model")
+    g.add_argument(
+        "--data-parallel-size",
+        type=int,
+        default=1,
+        help="vllm: engine replicas (vLLM's own data parallelism)",
+    )
     g.add_argument("--max-model-len", type=int, help="vllm: context length limit")
     g = p.add_argument_group("openai backend")
     g.add_argument(
@@ -126,43 +163,168 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=cmd_run)
 
 
+def read_models(args: argparse.Namespace) -> list[str]:
+    """``--model`` values, then ``--models FILE`` lines; none or a repeated one is an error."""
+    from halbench.errors import InputError
+
+    models = list(args.model)
+    if args.models is not None:
+        try:
+            text = args.models.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InputError(str(args.models), f"cannot read: {exc.strerror}") from None
+        for line in text.splitlines():
+            name = line.split("#", 1)[0].strip() if not line.lstrip().startswith("#") else ""
+            if name:
+                models.append(name)
+    if not models:
+        raise HalbenchError("give --model MODEL (repeatable) or --models FILE")
+    seen = set()
+    for m in models:
+        if m in seen:
+            raise HalbenchError(f"model {m} is given twice")
+        seen.add(m)
+    return models
+
+
+def model_outs(models: list[str], out: Path | None) -> list[Path | None]:
+    """One model: --out as given. Several: OUT/<model name>/ each (OUT default: runs)."""
+    from halbench.run import default_out
+
+    if len(models) == 1:
+        return [out]
+    root = out or Path("runs")
+    outs: list[Path | None] = []
+    for m in models:
+        name = default_out(m).name
+        k, unique = 1, name
+        while root / unique in outs:
+            k += 1
+            unique = f"{name}-{k}"
+        outs.append(root / unique)
+    return outs
+
+
+def check_models(configs: list[Any]) -> None:
+    """The benchmarks (plan) once, and every model's reference, before anything is loaded."""
+    from halbench.run import plan
+    from halbench.runners import resolve_backend
+    from halbench.runners.hf import check_model_reference
+
+    for config in configs:
+        kind, ref = resolve_backend(config.model, config.backend)
+        if kind in ("hf", "vllm"):
+            check_model_reference(ref)
+    plan(configs[0])
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    from halbench.redact import redact
     from halbench.run import RunConfig, run
     from halbench.runners import BackendOptions
+    from halbench.runners.model_args import parse_model_args
 
     names = [n.strip() for n in args.benchmarks.split(",") if n.strip()]
     if not names:
         raise HalbenchError("--benchmarks is empty")
-    config = RunConfig(
-        model=args.model,
-        backend=args.backend,
-        benchmarks=names,
-        out=args.out,
-        batch_size=args.batch_size,
-        max_new_tokens=args.max_new_tokens,
-        temperature=args.temperature,
-        top_p=args.top_p,
-        num_beams=args.num_beams,
-        repetition_penalty=args.repetition_penalty,
-        seed=args.seed,
-        limit=args.limit,
-        data_dir=args.data_dir,
-        coco_annotations=args.coco_annotations,
-        backend_options=BackendOptions(
-            device=args.device,
-            dtype=args.dtype,
-            trust_remote_code=args.trust_remote_code,
-            revision=args.revision,
-            base_url=args.base_url,
-            api_key_env=args.api_key_env,
-            concurrency=args.concurrency,
-            max_retries=args.max_retries,
-            tensor_parallel_size=args.tensor_parallel_size,
-            max_model_len=args.max_model_len,
-        ),
-        judge=run_judge_setup(args),
-        command=argv(),
+    models = read_models(args)
+    options = BackendOptions(
+        device=args.device,
+        dtype=args.dtype,
+        trust_remote_code=args.trust_remote_code,
+        revision=args.revision,
+        base_url=args.base_url,
+        api_key_env=args.api_key_env,
+        concurrency=args.concurrency,
+        max_retries=args.max_retries,
+        tensor_parallel_size=args.tensor_parallel_size,
+        data_parallel_size=args.data_parallel_size,
+        max_model_len=args.max_model_len,
+        device_map=args.device_map,
+        model_args=parse_model_args(args.model_args),
     )
-    outcomes = run(config)
-    print(display.format_run_summary(outcomes))
-    return 3 if any(o.failed for o in outcomes) else 0
+    judge = run_judge_setup(args)
+    results: list[tuple[str, Any]] = []
+    code = 0
+    configs = []
+    for model, out in zip(models, model_outs(models, args.out), strict=True):
+        configs.append(
+            RunConfig(
+                model=model,
+                backend=args.backend,
+                benchmarks=names,
+                out=out,
+                batch_size=args.batch_size,
+                max_new_tokens=args.max_new_tokens,
+                temperature=args.temperature,
+                top_p=args.top_p,
+                num_beams=args.num_beams,
+                repetition_penalty=args.repetition_penalty,
+                seed=args.seed,
+                limit=args.limit,
+                data_dir=args.data_dir,
+                coco_annotations=args.coco_annotations,
+                backend_options=options,
+                judge=judge,
+                command=argv(),
+            )
+        )
+    if len(configs) > 1:  # mistakes that are not one model's fail before the first model runs
+        check_models(configs)
+    for config in configs:
+        model = config.model
+        if len(configs) == 1:
+            outcomes = run(config)
+            print(display.format_run_summary(outcomes))
+            return 3 if any(o.failed for o in outcomes) else 0
+        print(f"== model {model}")
+        try:
+            outcomes = run(config)
+        except HalbenchError as exc:  # the other models still run; the table says which failed
+            message = redact(str(exc))
+            print(f"halbench: error: {message}", file=sys.stderr)
+            results.append((model, message))
+            code = 1
+            continue
+        print(display.format_run_summary(outcomes))
+        results.append((model, outcomes))
+        if code == 0 and any(o.failed for o in outcomes):
+            code = 3
+    print()
+    print(format_models_table(results))
+    return code
+
+
+def format_models_table(results: list[tuple[str, Any]]) -> str:
+    """Benchmark x model: each benchmark's headline metrics, one column per model."""
+    from halbench import registry
+
+    cells: dict[tuple[str, str], dict[str, str]] = {}
+    rows: list[tuple[str, str]] = []
+    for model, outcomes in results:
+        if isinstance(outcomes, str):
+            continue
+        for o in outcomes:
+            rec = o.record
+            status = rec.protocol.get("status")
+            specs = registry.scorer_metrics(registry.scorer_of(rec))
+            shown = [(m.key, m.label) for m in specs if m.headline] if not status else []
+            for key, label in shown or [("", status or "-")]:
+                row = (rec.benchmark, label if key else "")
+                if row not in rows:
+                    rows.append(row)
+                value = display.pct(rec.metrics.get(key)).strip() if key else str(label)
+                if key and rec.n_unscored:
+                    value += f" ({rec.n_unscored} unscored)"
+                cells.setdefault(row, {})[model] = value
+    names = [m for m, _ in results]
+    heads = [Path(m.split(":", 1)[-1].rstrip("/")).name or m for m in names]
+    width = max([12, *(len(h) for h in heads)]) + 2
+    lines = [f"{'benchmark':<24}{'metric':<22}" + "".join(f"{h:>{width}}" for h in heads)]
+    for row in rows:
+        vals = [cells.get(row, {}).get(m, "-") for m in names]
+        lines.append(f"{row[0]:<24}{row[1]:<22}" + "".join(f"{v:>{width}}" for v in vals))
+    for model, outcomes in results:
+        if isinstance(outcomes, str):
+            lines.append(f"{model}: not evaluated: {outcomes}")
+    return "\n".join(lines)

@@ -41,7 +41,9 @@ def add_parsers(sub: Any, words: list[str]) -> None:
         sub,
         "doctor",
         help="show what is installed and what is missing, with the fix",
-        description="Check NLTK data (WordNet, Punkt), package versions and caches.",
+        description="Check NLTK data (WordNet, Punkt), torch (CUDA build, GPUs and memory), "
+        "the model and optional packages, spaCy models, judges and caches; each missing "
+        "one with its fix.",
         example="halbench doctor",
     )
     doctor.set_defaults(func=_cmd_doctor)

@@ -7,7 +7,7 @@ only when chosen, so heavy optional dependencies (torch, vLLM) stay out of the w
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from halbench.errors import HalbenchError
@@ -40,8 +40,11 @@ class BackendOptions:
     concurrency: int = 8
     max_retries: int = 5
     tensor_parallel_size: int = 1
+    data_parallel_size: int = 1
     max_model_len: int | None = None
     seed: int = 0
+    device_map: str | None = None
+    model_args: dict[str, Any] = field(default_factory=dict)
 
 
 def resolve_backend(model: str, backend: str) -> tuple[str, str]:
@@ -58,8 +61,19 @@ def resolve_backend(model: str, backend: str) -> tuple[str, str]:
     return ("hf" if backend == "auto" else backend), model
 
 
-def make_runner(model: str, backend: str, options: BackendOptions) -> Any:
+def make_runner(model: str, backend: str, options: BackendOptions, *, load: bool = True) -> Any:
+    """The runner; with ``load=False`` the hf and vllm runners check and identify the model
+    (``info``) without loading weights: call ``runner.load()`` before generating."""
     kind, ref = resolve_backend(model, backend)
+    if kind != "hf" and (options.device_map or options.model_args):
+        raise HalbenchError(
+            f"--device-map and --model-args apply to the hf backend, not {kind} "
+            "(vllm: --tensor-parallel-size, --data-parallel-size)"
+        )
+    if kind != "vllm" and options.data_parallel_size != 1:
+        raise HalbenchError(
+            f"--data-parallel-size is vLLM's engine argument; the {kind} backend has none"
+        )
     if kind == "replay":
         from halbench.runners.replay import ReplayRunner
 
@@ -80,10 +94,12 @@ def make_runner(model: str, backend: str, options: BackendOptions) -> Any:
         return VLLMRunner(
             ref,
             tensor_parallel_size=options.tensor_parallel_size,
+            data_parallel_size=options.data_parallel_size,
             trust_remote_code=options.trust_remote_code,
             dtype=options.dtype,
             max_model_len=options.max_model_len,
             seed=options.seed,
+            load=load,
         )
     from halbench.runners.hf import HFRunner
 
@@ -93,4 +109,7 @@ def make_runner(model: str, backend: str, options: BackendOptions) -> Any:
         dtype=options.dtype,
         trust_remote_code=options.trust_remote_code,
         revision=options.revision,
+        device_map=options.device_map,
+        model_args=options.model_args,
+        load=load,
     )

@@ -3,7 +3,10 @@
 Needs the ``[hf]`` extra (torch, transformers, pillow). Prompts come from the
 processor's chat template (``adapters.py``); batches are left-padded; decoding is
 greedy by default; the device is CUDA, then Apple MPS, then CPU, with bfloat16 on a
-GPU that supports it and float32 on CPU.
+GPU that supports it and float32 on CPU. ``--device`` is checked before anything is
+read (a torch without CUDA says so in one line); ``--device-map`` spreads a model over
+several GPUs (accelerate); ``--model-args`` are checked ``from_pretrained`` options
+(``model_args.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from halbench.io import file_sha256
 from halbench.progress import is_enabled, track
 from halbench.runners.adapters import adapter_for
 from halbench.runners.base import GenerationSettings, ModelInfo, Request
+from halbench.runners.model_args import from_pretrained_kwargs
 
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
 
@@ -99,8 +103,42 @@ def check_model_reference(model: str) -> Path | None:
     return None
 
 
+def check_device(torch: Any, requested: str | None) -> None:
+    """A ``--device`` this torch cannot use fails here, in one line (before any loading)."""
+    if not requested:
+        return
+    kind, _, index = requested.partition(":")
+    if kind == "cuda":
+        if torch.version.cuda is None and getattr(torch.version, "hip", None) is None:
+            raise HalbenchError(
+                f"--device {requested}: this torch ({torch.__version__}) is built without CUDA; "
+                "install a CUDA build (pip install --force-reinstall torch, from the default "
+                "index: README, 'Install on a GPU machine')"
+            )
+        if not torch.cuda.is_available():
+            raise HalbenchError(
+                f"--device {requested}: torch {torch.__version__} (CUDA {torch.version.cuda}) "
+                "sees no GPU: check the driver (nvidia-smi) and CUDA_VISIBLE_DEVICES"
+            )
+        count = torch.cuda.device_count()
+        if index and (not index.isdigit() or int(index) >= count):
+            raise HalbenchError(f"--device {requested}: there are {count} CUDA device(s)")
+    elif kind == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise HalbenchError(f"--device {requested}: Apple MPS is not available here")
+
+
+DEVICE_MAPS = ("auto", "balanced", "balanced_low_0", "sequential")
+
+
 class HFRunner:
-    """Generate with transformers. Loading happens in ``__init__`` (errors come before any work)."""
+    """Generate with transformers.
+
+    ``__init__`` reads the config and checks everything (device, options, model type) and
+    sets ``info``; ``load()`` loads the weights (``load=True``, the default, does it at
+    once). ``halbench run`` loads only when some answer is not in the store.
+    """
 
     def __init__(
         self,
@@ -110,12 +148,30 @@ class HFRunner:
         dtype: str | None = None,
         trust_remote_code: bool = False,
         revision: str | None = None,
+        device_map: str | None = None,
+        model_args: dict[str, Any] | None = None,
+        load: bool = True,
     ) -> None:
         torch, transformers = require_hf()
-        from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor
+        from transformers import AutoConfig, AutoModelForImageTextToText
 
         if not is_enabled():
             transformers.utils.logging.disable_progress_bar()
+        model_args = dict(model_args or {})
+        check_device(torch, device)
+        if device_map is not None:
+            if device_map not in DEVICE_MAPS:
+                raise HalbenchError(
+                    f"--device-map {device_map!r}: choose one of {', '.join(DEVICE_MAPS)}"
+                )
+            if device:
+                raise HalbenchError("give --device or --device-map, not both")
+        if model_args.get("revision") and revision and model_args["revision"] != revision:
+            raise HalbenchError("--revision and --model-args revision=... differ: give one")
+        if model_args.get("dtype") and dtype:
+            raise HalbenchError("--dtype and --model-args dtype=... both given: give one")
+        revision = revision or model_args.get("revision")
+        dtype = dtype or model_args.get("dtype")
         local = check_model_reference(model)
         source = str(local) if local else model
         kw: dict[str, Any] = {"trust_remote_code": trust_remote_code}
@@ -142,20 +198,12 @@ class HFRunner:
                 "(AutoModelForImageTextToText cannot load it)"
             )
         self.device = pick_device(torch, device)
-        self.dtype = pick_dtype(torch, self.device, dtype)
-        try:
-            self.processor = AutoProcessor.from_pretrained(source, **kw)
-            net = AutoModelForImageTextToText.from_pretrained(source, dtype=self.dtype, **kw)
-        except ValueError as exc:
-            raise HalbenchError(f"{model}: cannot load: {exc}") from None
-        self.model = net.to(self.device).eval()
-        tok = getattr(self.processor, "tokenizer", None)
-        if tok is not None:
-            tok.padding_side = "left"
-            if tok.pad_token is None and tok.eos_token is not None:
-                tok.pad_token = tok.eos_token
+        self.dtype: Any = "auto" if dtype == "auto" else pick_dtype(torch, self.device, dtype)
+        self.device_map = device_map
         self.adapter = adapter_for(config.model_type)
         self._torch = torch
+        self._source, self._kw = source, kw
+        self._model_args = model_args
         if local:
             fingerprint, weights = local_fingerprint(local)
             details: dict[str, Any] = {"weights_sha256": weights}
@@ -163,6 +211,11 @@ class HFRunner:
             commit = getattr(config, "_commit_hash", None) or revision or "unknown"
             fingerprint = f"hub:{model}@{commit}"
             details = {"hub_revision": commit}
+        if model_args:  # they can change the answers: part of the store key
+            fingerprint += (
+                "+args:"
+                + hashlib.sha256(json.dumps(model_args, sort_keys=True).encode()).hexdigest()[:12]
+            )
         details.update(
             model_type=config.model_type,
             device=self.device,
@@ -172,8 +225,54 @@ class HFRunner:
             transformers=transformers.__version__,
             torch=torch.__version__,
         )
+        if device_map:
+            details["device_map"] = device_map
+        if model_args:
+            details["model_args"] = model_args
         self.info = ModelInfo(backend="hf", model=model, fingerprint=fingerprint, details=details)
         self.failures: dict[str, str] = {}
+        self.model: Any = None
+        if load:
+            self.load()
+
+    def load(self) -> None:
+        """Load the processor and the weights (errors name the model)."""
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        if self.model is not None:
+            return
+        load_kw = from_pretrained_kwargs(self._model_args, self._torch)
+        kw = dict(self._kw)
+        if self.device_map:
+            try:
+                import accelerate  # noqa: F401
+            except ImportError:
+                raise HalbenchError(
+                    "--device-map needs accelerate: pip install 'halbench[hf]'"
+                ) from None
+            kw["device_map"] = self.device_map
+        elif "quantization_config" in load_kw:  # quantized weights cannot be moved with .to()
+            kw["device_map"] = {"": self.device}
+        try:
+            self.processor = AutoProcessor.from_pretrained(self._source, **self._kw)
+            net = AutoModelForImageTextToText.from_pretrained(
+                self._source, dtype=self.dtype, **kw, **load_kw
+            )
+        except (ValueError, ImportError) as exc:
+            raise HalbenchError(f"{self.info.model}: cannot load: {exc}") from None
+        placed = bool(self.device_map) or "quantization_config" in load_kw
+        if not placed:
+            net = net.to(self.device)
+        self.model = net.eval()
+        if placed:
+            self.device = str(self.model.device)  # inputs go where the first layers are
+        if self.dtype == "auto":
+            self.dtype = self.model.dtype
+        tok = getattr(self.processor, "tokenizer", None)
+        if tok is not None:
+            tok.padding_side = "left"
+            if tok.pad_token is None and tok.eos_token is not None:
+                tok.pad_token = tok.eos_token
 
     def generate(
         self, requests: Sequence[Request], settings: GenerationSettings, *, batch_size: int

@@ -2,7 +2,8 @@
 
 Prompts are built with the checkpoint's Hugging Face processor chat template (the same
 text the ``hf`` backend feeds the model); images go in as ``multi_modal_data``.
-``--tensor-parallel-size`` splits the model over GPUs. Importing halbench never imports
+``--tensor-parallel-size`` splits the model over GPUs; ``--data-parallel-size`` runs
+that many engine replicas (vLLM's own data parallelism, an engine argument). Importing halbench never imports
 vLLM; only constructing this runner does.
 """
 
@@ -23,11 +24,13 @@ class VLLMRunner:
         model: str,
         *,
         tensor_parallel_size: int = 1,
+        data_parallel_size: int = 1,
         trust_remote_code: bool = False,
         dtype: str | None = None,
         max_model_len: int | None = None,
         gpu_memory_utilization: float = 0.9,
         seed: int = 0,
+        load: bool = True,
     ) -> None:
         try:
             import vllm
@@ -54,7 +57,12 @@ class VLLMRunner:
             kwargs["dtype"] = dtype
         if max_model_len:
             kwargs["max_model_len"] = max_model_len
-        self.llm = vllm.LLM(**kwargs)
+        if data_parallel_size < 1 or tensor_parallel_size < 1:
+            raise HalbenchError("--tensor-parallel-size and --data-parallel-size must be >= 1")
+        if data_parallel_size > 1:  # vLLM's own data parallelism (an engine argument)
+            kwargs["data_parallel_size"] = data_parallel_size
+        self._engine_args = kwargs
+        self.llm: Any = None
         self._vllm = vllm
         if local:
             fingerprint, weights = local_fingerprint(local)
@@ -66,9 +74,17 @@ class VLLMRunner:
             model_type=config.model_type,
             vllm=vllm.__version__,
             tensor_parallel_size=tensor_parallel_size,
+            data_parallel_size=data_parallel_size,
         )
         self.info = ModelInfo(backend="vllm", model=model, fingerprint=fingerprint, details=details)
         self.failures: dict[str, str] = {}
+        if load:
+            self.load()
+
+    def load(self) -> None:
+        """Start the engine (``halbench run`` does only when some answer is not stored)."""
+        if self.llm is None:
+            self.llm = self._vllm.LLM(**self._engine_args)
 
     def generate(
         self, requests: Sequence[Request], settings: GenerationSettings, *, batch_size: int
