@@ -47,6 +47,9 @@ def add_parser(sub: Any) -> None:
         help="checkpoint dir, hub id, openai:NAME or replay:FILE",
     )
     p.add_argument(
+        "--name", metavar="NAME", help="the model's name on the leaderboard (default: readable)"
+    )
+    p.add_argument(
         "--benchmarks",
         default=",".join(default_benchmarks()),
         metavar="A,B",
@@ -135,6 +138,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise HalbenchError("--benchmarks is empty")
     config = RunConfig(
         model=args.model,
+        name=args.name,
         backend=args.backend,
         benchmarks=names,
         out=args.out,
