@@ -95,10 +95,9 @@ def _cmd_leaderboard_build(args: argparse.Namespace) -> int:
 def _cmd_leaderboard_add(args: argparse.Namespace) -> int:
     from halbench.leaderboard.add import add_records, default_entries
 
-    entries = args.entries
-    if entries is None:
-        entries = default_entries()
-        entries.mkdir(parents=True, exist_ok=True)
-    added = add_records(args.records, entries, reproduces=args.reproduces)
+    entries = args.entries if args.entries is not None else default_entries()
+    added = add_records(
+        args.records, entries, reproduces=args.reproduces, create=args.entries is None
+    )
     print("\n".join(f"added {path}" for path in added))
     return 0

@@ -23,7 +23,7 @@ def default_entries() -> Path:
     return halbench_home() / "leaderboard"
 
 
-def check_reproduces(value: str, entries_dir: Path) -> str:
+def check_reproduces(value: str, entries_dir: Path | None) -> str:
     """``ENTRY:ROW`` must name a row of a reported entry file (packaged or in ``entries_dir``)."""
     entry_id, _, row = value.partition(":")
     for entry in load_entries(entries_dir):
@@ -43,8 +43,10 @@ def record_file_name(record: ResultRecord, path: Path) -> str:
     return f"{model}--{slug(record.benchmark)}--{slug(record.provenance.created_at)}.json"
 
 
-def _runs_dir(entries_dir: Path) -> Path:
+def _runs_dir(entries_dir: Path, create: bool = False) -> Path:
     """``ENTRIES/runs``, checked (not yet created): an ``InputError`` when it cannot be used."""
+    if create and not entries_dir.exists():
+        return entries_dir / "runs"
     if not entries_dir.is_dir():
         what = "is not a folder" if entries_dir.exists() else "not found"
         raise InputError(
@@ -62,16 +64,22 @@ def _runs_dir(entries_dir: Path) -> Path:
 
 
 def add_records(
-    records: list[str | Path], entries_dir: str | Path, *, reproduces: str | None = None
+    records: list[str | Path],
+    entries_dir: str | Path,
+    *,
+    reproduces: str | None = None,
+    create: bool = False,
 ) -> list[Path]:
     """Copy validated records into ``ENTRIES/runs/`` (what ``build`` reads by default): all or none.
 
     ``reproduces``: set ``record.reproduces`` on the copies (``ENTRY:ROW``, checked).
+    ``create``: make ``entries_dir`` (the default one) once everything is checked.
     Returns the paths written, in the order given.
     """
-    dest = _runs_dir(Path(entries_dir))
+    dest = _runs_dir(Path(entries_dir), create)
     if reproduces is not None:
-        reproduces = check_reproduces(reproduces, Path(entries_dir))
+        given = Path(entries_dir) if Path(entries_dir).is_dir() else None
+        reproduces = check_reproduces(reproduces, given)
     planned: dict[str, tuple[Path, str]] = {}
     names = []
     for path in map(Path, records):
@@ -89,7 +97,7 @@ def add_records(
         planned[name] = (path, text)
         names.append(name)
     try:
-        dest.mkdir(exist_ok=True)
+        dest.mkdir(parents=create, exist_ok=True)
         staging = make_temp_dir(dest.parent, ".runs-adding-")
     except OSError as exc:
         raise InputError(str(dest.parent), f"cannot write here: {exc.strerror}") from None
