@@ -32,6 +32,7 @@ def write_record(
     fingerprint: str = "openai:x",
     model_extra: dict | None = None,
     reproduces: str | None = None,
+    trained_from: str | None = None,
     **metrics: float,
 ) -> Path:
     """A copy of the scored record as ``model`` (an API model, so the name is kept as given).
@@ -47,6 +48,7 @@ def write_record(
     rec.protocol.update(protocol or {})
     rec.benchmark_version += version_suffix
     rec.reproduces = reproduces
+    rec.trained_from = trained_from
     if full:
         rec.items = rec.items * 10
         rec.n_items = rec.n_scored = len(rec.items)

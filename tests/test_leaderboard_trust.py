@@ -275,3 +275,35 @@ def test_csv_strings_are_inert(tmp_path, cache_root):
     build_site(None, [tmp_path / "runs"], tmp_path / "site")
     models = {c["model"] for c in _cells(tmp_path / "site")}
     assert '\'=HYPERLINK("http://x","y")' in models and not any(m.startswith("=") for m in models)
+
+
+def test_base_beside_its_trained_version(tmp_path, cache_root):
+    runs = tmp_path / "runs"
+    write_record(
+        runs / "b.json",
+        "org/base",
+        cache_root=cache_root,
+        fingerprint="o:b",
+        CHAIRs_refine=0.5,
+        full=True,
+    )
+    write_record(
+        runs / "t.json",
+        "org/base-ddpo",
+        cache_root=cache_root,
+        fingerprint="o:t",
+        CHAIRs_refine=0.3,
+        full=True,
+        model_extra={},
+        trained_from="org/base",
+    )
+    site = build_site(None, [runs], tmp_path / "site")
+    (pair,) = [t for t in site.tables if t.kind == "pair"]
+    assert pair.title == "org/base-ddpo against its base org/base"
+    base, trained = pair.rows
+    key = "object-halbench|extractor=synonym:CHAIRs_refine"
+    assert base.cells[key].value == pytest.approx(50.0) and base.cells[key].change is None
+    assert trained.cells[key].change == pytest.approx(-0.4)
+    assert "-40% vs base" in site.index.read_text()
+    rel = [c for c in _cells(tmp_path / "site") if c["relative_change"]]
+    assert {c["model"] for c in rel} == {"org/base-ddpo"}

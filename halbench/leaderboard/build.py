@@ -71,6 +71,8 @@ def _cell_html(col: EntryColumn, cell: Cell | None) -> str:
         d, dci = cell.diff
         interval = f" [{dci[0]:+.1f}, {dci[1]:+.1f}]" if dci else ""
         extra += f'<span class="diff" title="reproduced − reported">Δ {d:+.1f}{interval}</span>'
+    if cell.change is not None:
+        extra += f'<span class="diff" title="relative change against the base model">{cell.change:+.0%} vs base</span>'
     if cell.badge:
         extra += f'<span class="badge" title="partial or unofficial: not ranked">{esc(cell.badge)}</span>'
     if cell.note:

@@ -84,6 +84,7 @@ class Cell:
     record: ResultRecord | None = None
     unit: str = "%"
     diff: tuple[float, tuple[float, float] | None] | None = None  # reproduced - reported
+    change: float | None = None  # relative change against the base model: (this - base) / base
 
     @property
     def source(self) -> str:

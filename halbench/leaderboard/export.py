@@ -29,6 +29,8 @@ FIELDS = [
     "created_at",
     "citation",
     "record",
+    "difference",
+    "relative_change",
 ]
 
 
@@ -63,6 +65,8 @@ def cell_rows(tables: list[Table]) -> list[dict[str, Any]]:
                         "created_at": prov.get("date", ""),
                         "citation": prov.get("citation", ""),
                         "record": prov.get("record", ""),
+                        "difference": cell.diff[0] if cell.diff else None,
+                        "relative_change": cell.change,
                     }
                 )
     return out

@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ class Run:
     ident: Identity
     label: str
     status: compare.Status
+    cis: dict[str, tuple[float, float] | None] = field(default_factory=dict)  # bootstrap, by metric
 
     @property
     def created(self) -> datetime:
@@ -82,7 +83,9 @@ def _groups(runs: list[Run], all_runs: bool) -> dict[str, list[Run]]:
 def run_cell(run: Run, metric: str, scale: float, link: str, source: str = "our run") -> Cell:
     record = run.record
     value = compare.metric_value(record, metric)
-    ci = bootstrap(record, metric) if value is not None else None
+    if metric not in run.cis:
+        run.cis[metric] = bootstrap(record, metric) if value is not None else None
+    ci = run.cis[metric]
     sig = compare.protocol_signature(record)
     prov: dict[str, Any] = {
         "source": source,
@@ -214,10 +217,59 @@ def paper_tables(entries: list[EntryFile], runs: list[Run], all_runs: bool) -> l
     return sorted(tables.values(), key=lambda t: order.index(t.name) if t.name in order else 99)
 
 
+def _matches(run: Run, ref: str) -> bool:
+    """Whether ``ref`` (a ``trained_from`` / ``base_of`` value) names ``run``'s model."""
+    return ref in (run.label, run.ident.name, run.ident.fingerprint, run.ident.path)
+
+
+def pair_tables(bench: list[Table], runs: list[Run]) -> list[Table]:
+    """A base model beside its trained version (``trained_from`` / ``base_of``): every
+    benchmark column both have, the trained cell with its relative change."""
+    pairs: dict[tuple[str, str], None] = {}
+    for run in runs:
+        for other in runs:
+            if (run.record.trained_from and _matches(other, run.record.trained_from)) or (
+                other.record.base_of and _matches(run, other.record.base_of)
+            ):
+                if run.label != other.label:
+                    pairs[(other.label, run.label)] = None
+    out = []
+    for base, trained in pairs:
+        columns, rows = [], {base: {}, trained: {}}  # type: ignore[var-annotated]
+        for table in bench:
+            got = {r.model: r for r in table.rows}
+            if base not in got or trained not in got:
+                continue
+            for col in table.columns:
+                b, t = got[base].cells.get(col.key), got[trained].cells.get(col.key)
+                if b is None or t is None or b.value is None or t.value is None:
+                    continue
+                key = f"{table.name}:{col.key}"
+                label = f"{table.title}: {col.label}"
+                columns.append(col.model_copy(update={"key": key, "label": label}))
+                rows[base][key] = b
+                tc = Cell(t.value, t.provenance, t.ci, t.note, t.badge, t.record, t.unit)
+                tc.change = (t.value - b.value) / b.value if b.value else None
+                rows[trained][key] = tc
+        if columns:
+            out.append(
+                Table(
+                    f"pair:{base}:{trained}",
+                    f"{trained} against its base {base}",
+                    columns,
+                    [Row(name, "our run", cells, page_path(name)) for name, cells in rows.items()],
+                    kind="pair",
+                )
+            )
+    return out
+
+
 def build_tables(
     entries_dir: Path | None, runs: list[Path], *, all_runs: bool = False
 ) -> tuple[list[Table], list[Run]]:
     """The paper tables, then one table per benchmark and protocol; and every run read."""
     found = collect(runs)
     entries = load_entries(entries_dir)
-    return paper_tables(entries, found, all_runs) + benchmark_tables(found, all_runs), found
+    bench = benchmark_tables(found, all_runs)
+    pairs = [] if all_runs else pair_tables(bench, found)
+    return paper_tables(entries, found, all_runs) + bench + pairs, found
