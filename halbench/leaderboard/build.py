@@ -128,7 +128,11 @@ def _plots_html(tables: list[Table], runs: list[Run], out: Path) -> str:
         f'<figure><img src="plots/{esc(name)}" alt="{esc(caption)}"><figcaption>{esc(caption)}</figcaption></figure>'
         for name, caption in made
     )
-    return f"<h2>Plots</h2><div class='plots'>{figures}</div>" if figures else ""
+    return (
+        f"<h2>Plots ({esc(tables[0].title)})</h2><div class='plots'>{figures}</div>"
+        if figures
+        else ""
+    )
 
 
 def build_site(

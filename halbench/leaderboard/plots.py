@@ -104,7 +104,17 @@ def make_plots(
         outside = [name for name, b in bars if outside_interval(b)]
         palette = {"our run": "#0b5cad", "reproduced": "#c05a00"}
         colors = [palette.get(str(b.provenance.get("source")), "#999") for _, b in bars]
-        ax.barh(range(len(bars)), values, xerr=[list(lo), list(hi)], color=colors, capsize=2)
+        ax.barh(range(len(bars)), values, color=colors)
+        with_ci = [i for i, (_, b) in enumerate(bars) if b.ci]  # reported numbers have none
+        if with_ci:
+            ax.errorbar(
+                [values[i] for i in with_ci],
+                with_ci,
+                xerr=[[lo[i] for i in with_ci], [hi[i] for i in with_ci]],
+                fmt="none",
+                ecolor="#222",
+                capsize=2,
+            )
         ax.set_yticks(range(len(bars)), names)
         ax.invert_yaxis()
         ax.set_xlabel(f"{col.label} ({col.better} is better)")

@@ -46,7 +46,13 @@
       history.replaceState(null, "", t.getAttribute("href"));
     });
   });
-  if (panels.length) show(location.hash && document.getElementById(location.hash.slice(1)) ? location.hash.slice(1) : panels[0].id);
+  function fromHash() {
+    var id = location.hash.slice(1);
+    if (panels.length) show(id && document.getElementById(id) && id.indexOf("tab-") === 0 ? id : panels[0].id);
+  }
+  fromHash();
+  if (location.hash) window.scrollTo(0, 0);   // the tabs, not the anchor, at the top
+  window.addEventListener("hashchange", function () { fromHash(); window.scrollTo(0, 0); });
   var filter = document.getElementById("filter");
   if (filter) {
     filter.addEventListener("input", function () {
