@@ -307,3 +307,31 @@ def test_base_beside_its_trained_version(tmp_path, cache_root):
     assert "-40% vs base" in site.index.read_text()
     rel = [c for c in _cells(tmp_path / "site") if c["relative_change"]]
     assert {c["model"] for c in rel} == {"org/base-ddpo"}
+
+
+def test_pope_table_per_split_from_its_toml(tmp_path):
+    from benchmarks.pope.score import pope_record
+
+    qs = [{"question_id": i, "label": lab} for i, lab in enumerate(["yes", "no", "yes", "no"])]
+    rec = pope_record(
+        [
+            ("random", qs, ["yes", "no", "no", "no"], "order"),
+            ("adversarial", qs, ["yes"] * 4, "order"),
+        ]
+    )
+    rec.model = {"backend": "openai", "model": "m", "fingerprint": "o:m", "limit": None}
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "pope.json").write_text(rec.to_json())
+    site = build_site(None, [tmp_path / "runs"], tmp_path / "site")
+    (table,) = [t for t in site.tables if t.kind == "benchmark"]
+    assert table.title == "POPE (COCO) (mode: parity)"
+    assert [c.label for c in table.columns][:3] == [
+        "random F1",
+        "random accuracy",
+        "random yes-ratio",
+    ]
+    (row,) = table.rows
+    assert row.cells["splits.random.accuracy"].value == pytest.approx(75.0)
+    assert row.cells["splits.adversarial.yes_ratio"].value == pytest.approx(100.0)
+    assert row.cells["splits.popular.f1"].value is None  # not run: "–", not 0
+    assert "not ranked (no better direction)" in site.index.read_text()
