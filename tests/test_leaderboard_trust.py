@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -53,6 +54,15 @@ def _cells(site_dir: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+def _links_resolve(site: Path) -> None:
+    """Every record a cell names and every model page a row links to is in the site."""
+    for cell in _cells(site):
+        assert cell["source"] == "reported" or (site / cell["record"]).is_file(), cell
+    html = (site / "index.html").read_text()
+    for href in re.findall(r'href="(models/[^"]+)"', html):
+        assert (site / href).is_file(), href
+
+
 TEXTS = ["A stop sign.", "A ball and a dog.", "A clock.", "A traffic light.", "A cup.", "A tv."]
 
 
@@ -88,6 +98,7 @@ def test_demo_two_finals_and_the_papers(tmp_path, cache_root, capsys):
     gpt4 = [c for c in cells if c["model"] == "gpt-4 answers"]
     assert gpt4 and all(c["partial"] == "True" and c["badge"] == "30/300" for c in gpt4)
     assert {c["table"] for c in gpt4} == {"Object HalBench (extractor: synonym)"}
+    _links_resolve(site)
     for path in site.rglob("*"):  # readable by others
         mode = stat.S_IMODE(path.stat().st_mode)
         assert mode == (0o755 if path.is_dir() else 0o644), (path, oct(mode))
@@ -129,6 +140,7 @@ def test_newest_complete_record_wins_whatever_the_order(tmp_path, cache_root):
             assert row.cells[key].value == pytest.approx(25.0) and row.cells[key].badge == ""
     site = build_site(None, [a, b, c], tmp_path / "site", all_runs=True)
     assert sum(1 for r in site.tables[0].rows if r.kind == "our run") == 2  # the partial: never
+    _links_resolve(tmp_path / "site")
     bench = next(t for t in site.tables if t.kind == "benchmark")
     assert sorted(r.cells["CHAIRs_refine"].badge for r in bench.rows) == ["", "", "300/300"]
 

@@ -154,7 +154,7 @@ def _reported_row(entry: EntryFile, row: Any) -> Row:
     return Row(row.model, entry.source.kind, cells)
 
 
-def _accepted_cells(table: Table, group: list[Run]) -> dict[str, Cell]:
+def _accepted_cells(table: Table, group: list[Run], all_runs: bool) -> dict[str, Cell]:
     cells = {}
     for col in table.columns:
         if col.accepts is None:
@@ -163,7 +163,7 @@ def _accepted_cells(table: Table, group: list[Run]) -> dict[str, Cell]:
         ok = [r for r in group if compare.accepts(need, r.record, r.status)]
         if ok:
             best = max(ok, key=Run.order)
-            link = record_path(best.label, compare.table_key(best.record))
+            link = record_path(_label(best, all_runs), compare.table_key(best.record))
             cells[col.key] = run_cell(best, col.accepts.metric, col.accepts.scale, link)
     return cells
 
@@ -182,7 +182,7 @@ def paper_tables(entries: list[EntryFile], runs: list[Run], all_runs: bool) -> l
             for label, group in _groups(
                 [r for r in runs if r.record.reproduces == wanted], all_runs
             ).items():
-                cells = _accepted_cells(table, group)
+                cells = _accepted_cells(table, group, all_runs)
                 for key, cell in cells.items():
                     cell.provenance["source"] = "reproduced"
                     cell.provenance["reproduces"] = wanted
@@ -208,7 +208,7 @@ def paper_tables(entries: list[EntryFile], runs: list[Run], all_runs: bool) -> l
     for name, table in tables.items():
         own = [r for r in runs if (r.record.reproduces or "").split(":")[0] not in ids[name]]
         for label, group in _groups(own, all_runs).items():
-            cells = _accepted_cells(table, group)
+            cells = _accepted_cells(table, group, all_runs)
             if cells:
                 rec = [c.record for c in cells.values() if c.record is not None]
                 fp = group[-1].ident.fingerprint
