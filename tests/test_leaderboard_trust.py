@@ -99,6 +99,9 @@ def test_demo_two_finals_and_the_papers(tmp_path, cache_root, capsys):
     assert gpt4 and all(c["partial"] == "True" and c["badge"] == "30/300" for c in gpt4)
     assert {c["table"] for c in gpt4} == {"Object HalBench (extractor: synonym)"}
     _links_resolve(site)
+    html = (site / "index.html").read_text()  # the scatter plot says why our runs are absent
+    assert "Not plotted (a point needs both coordinates): " in html
+    assert "a/final: no run that matches this table&#x27;s columns" in html
     for path in site.rglob("*"):  # readable by others
         mode = stat.S_IMODE(path.stat().st_mode)
         assert mode == (0o755 if path.is_dir() else 0o644), (path, oct(mode))
