@@ -65,6 +65,7 @@ class RunConfig:
     backend_options: BackendOptions = field(default_factory=BackendOptions)
     judge: scorers.JudgeSetup | None = None  # None: judge-scored benchmarks are "not judged"
     command: list[str] | None = None
+    name: str | None = None  # the leaderboard's display name (record.model["name"])
 
 
 @dataclass
@@ -254,6 +255,7 @@ def _run_one(
         "generation": p.settings.as_dict(),
         "batch_size": config.batch_size,
         "limit": config.limit,
+        **({"name": config.name} if config.name else {}),
     }
     record.provenance.details["run"] = {
         "out": str(out),

@@ -70,9 +70,15 @@ class ResultRecord(_Model):
     items: list[dict[str, Any]]
     provenance: Provenance
     model: dict[str, Any] | None = None
+    #: leaderboard links (docs/leaderboard.md): the reported entry this run reproduces
+    #: ("ENTRYFILE:ROW", e.g. "rlhfv-table1:RLHF-V"), and the base / trained model it pairs with
+    reproduces: str | None = None
+    trained_from: str | None = None
+    base_of: str | None = None
 
     def to_json(self) -> str:
-        return self.model_dump_json(indent=1) + "\n"
+        unset = {k for k in ("reproduces", "trained_from", "base_of") if getattr(self, k) is None}
+        return self.model_dump_json(indent=1, exclude=unset) + "\n"
 
     @classmethod
     def load(cls, path: str | Path) -> ResultRecord:

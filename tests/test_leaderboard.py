@@ -16,7 +16,7 @@ from halbench.types import ResultRecord
 
 from .conftest import CAPS_BOXES, CHROMIUM_FLAGS, DEMO_ANSWERS, chromium_and_playwright
 
-ENTRIES = Path(__file__).resolve().parents[1] / "leaderboard" / "entries"
+ENTRIES = Path(__file__).resolve().parents[1] / "halbench" / "leaderboard" / "entries"
 HOSTILE = '<script>alert("pwned")</script>'
 
 
@@ -48,7 +48,9 @@ class Cells(HTMLParser):
 
 @pytest.fixture
 def runs(tmp_path):
-    """Two records of one hostile-named model (an older and a newer run) and a hostile answer."""
+    """Two complete LLM-extractor records of one hostile-named model (an older and a newer
+    run; 300 items: the 30 answers ten times) with a hostile answer, and a newer partial
+    synonym-path record of the 30 answers."""
     lines = [json.loads(x) for x in DEMO_ANSWERS.read_text().splitlines()]
     lines[0]["answer"] = "A dog <img src=x onerror=alert(1)> and a cat."
     answers = tmp_path / "answers.jsonl"
@@ -60,8 +62,20 @@ def runs(tmp_path):
         )
         rec.model = {"backend": "openai", "model": HOSTILE, "fingerprint": "openai:x"}
         rec.provenance.created_at = f"2026-11-2{k}T10:00:00+00:00"
+        rec.protocol["extractor"] = (
+            "llm"  # the paper's protocol (the numbers are the synonym path's)
+        )
+        rec.items = rec.items * 10
+        rec.n_items = rec.n_scored = 300
         (out / f"r{k}").mkdir(parents=True)
         (out / f"r{k}" / "result.json").write_text(rec.to_json())
+        if k == 2:  # the 30 answers alone, newest: partial, never in the paper's columns
+            rec.items, rec.n_items, rec.n_scored = rec.items[:30], 30, 30
+            rec.protocol["extractor"] = "synonym"
+            rec.model = {"backend": "openai", "model": "gpt-4 (30 answers)", "fingerprint": "o:30"}
+            rec.provenance.created_at = "2026-11-29T10:00:00+00:00"
+            (out / "r3").mkdir(parents=True)
+            (out / "r3" / "result.json").write_text(rec.to_json())
     return out
 
 
@@ -83,14 +97,23 @@ def test_build_with_reference_entries_and_runs(tmp_path, runs):
     ours = rows[HOSTILE]  # the latest run only, by default
     assert ours[1] == "our run" and ours[2].startswith(
         "6.7"
-    )  # 2 of 30: the edited first answer adds a dog and a cat
-    assert sum(1 for r in main_table[1:] if r[1] == "our run") == 1
-    (page,) = site.model_pages
-    text = page.read_text()
+    )  # 20 of 300: the edited first answer adds a dog and a cat
+    assert sum(1 for r in main_table[1:] if r[1] == "our run") == 1  # not the partial one
+    assert "gpt-4 (30 answers)" not in {r[0] for t in parser.tables[:2] for r in t}
+    synonym = next(t for t in site.tables if t.name == "object-halbench|extractor=synonym")
+    (partial,) = synonym.rows
+    assert (
+        partial.model == "gpt-4 (30 answers)" and partial.cells["CHAIRs_refine"].badge == "30/300"
+    )
+    assert ">30/300</span>" in html
+    pages = {p.name.split("-")[0]: p for p in site.model_pages}
+    text = next(p for p in site.model_pages if "script" in p.name).read_text()
+    assert len(pages) == 2
     assert "<img src=x" not in text and "&lt;img src=x onerror=alert(1)&gt;" in text
-    assert "<mark>driver</mark>" in text  # the hallucinated object of item 97131 is highlighted
-    record_copy = next((tmp_path / "site" / "records").glob("*.json"))
-    assert ResultRecord.load(record_copy).benchmark == "object-halbench"
+    # the hallucinated object of item 97131 is highlighted
+    assert '<mark title="hallucinated">driver</mark>' in text
+    for record_copy in (tmp_path / "site" / "records").glob("*.json"):
+        assert ResultRecord.load(record_copy).benchmark == "object-halbench"
     # plots: the paper's headline view and per-column bars, with the hostile name escaped
     plots = sorted(p.name for p in (tmp_path / "site" / "plots").glob("*.svg"))
     assert "hallucination-vs-helpfulness.svg" in plots and "bar-objhal_resp.svg" in plots
@@ -98,12 +121,13 @@ def test_build_with_reference_entries_and_runs(tmp_path, runs):
     assert "<script>" not in svg and "&lt;script&gt;" in svg
     assert 'src="plots/hallucination-vs-helpfulness.svg"' in html
     # provenance on hover: the cell's title names the protocol and the interval
-    assert "95% bootstrap interval over items" in html and "extractor=synonym" in html
+    assert "95% bootstrap interval over items" in html and "extractor=llm" in html
 
 
 def test_all_runs_and_add(tmp_path, runs):
     site = build_site(ENTRIES, [runs], tmp_path / "site", all_runs=True)
     assert sum(1 for r in site.tables[0].rows if r.kind == "our run") == 2
+    assert sum(len(t.rows) for t in site.tables if t.kind == "benchmark") == 3
     entries = tmp_path / "entries"
     shutil.copytree(ENTRIES, entries)
     added = add_records([runs / "r1" / "result.json"], entries)
@@ -137,14 +161,32 @@ def test_bad_entry_file(tmp_path, capsys):
     assert "bad.json: not a leaderboard entry file" in capsys.readouterr().err
 
 
+def _demo_replay(tmp_path: Path) -> Path:
+    """A demo-benchmark replay run (its items have images: thumbnails on the model page)."""
+    from halbench.run import RunConfig, run
+
+    answers = tmp_path / "final" / "answers.jsonl"
+    answers.parent.mkdir()
+    texts = ["A stop sign and a car.", "A ball.", "A clock.", "A traffic light.", "A cup.", "A tv."]
+    answers.write_text(
+        "".join(
+            json.dumps({"item_id": f"demo-{i + 1}", "text": t}) + "\n" for i, t in enumerate(texts)
+        )
+    )
+    run(RunConfig(model=f"replay:{answers}", benchmarks=["demo"], out=tmp_path / "demo-run"))
+    return tmp_path / "demo-run"
+
+
 def test_in_a_real_browser(tmp_path, runs):
     chromium, sync = chromium_and_playwright()
-    site = build_site(ENTRIES, [runs], tmp_path / "site")
-    dialogs = []
+    site = build_site(ENTRIES, [runs, _demo_replay(tmp_path)], tmp_path / "site")
+    dialogs, errors = [], []
     with sync.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(site.index.as_uri())
         first = lambda: page.locator("#table-main tbody tr").first.locator("td").first.inner_text()  # noqa: E731
         assert first() == "LLaVA"
@@ -160,14 +202,42 @@ def test_in_a_real_browser(tmp_path, runs):
         page.fill("#filter", "")
         page.locator("#table-main td.our-run").first.click()
         assert "source: our run" in page.locator("#details-text").inner_text()
+        # tabs: one per table; the partial run lives in its benchmark's tab, badged
+        assert page.locator("#table-object-halbench--extractor-synonym").is_hidden()
+        page.locator(".tabs a", has_text="Object HalBench (extractor: synonym)").click()
+        assert page.locator("#table-main").is_hidden()
+        badge = page.locator("#table-object-halbench--extractor-synonym .badge").first
+        assert badge.is_visible() and badge.inner_text() == "30/300"
+        page.locator(".tabs a", has_text="halbench demo").click()
+        assert page.locator("#table-demo--extractor-synonym td.model").all_inner_texts() == [
+            "final"
+        ]
+        page.locator(".tabs a", has_text="RLHF-V paper, Table 1").click()
+        # the model column stays put while the table scrolls
+        box = page.locator("#table-main td.model").first.bounding_box()
+        page.locator("#table-main").evaluate("t => t.parentNode.scrollLeft = 400")
+        assert page.locator("#table-main td.model").first.bounding_box()["x"] == box["x"]
         page.screenshot(path=str(tmp_path / "leaderboard.png"), full_page=True)
+        csv_href = page.locator("#csv-link").get_attribute("href")
+        assert (site.index.parent / csv_href).read_text().startswith("table,model,source,column")
+        demo_page = next(p for p in site.model_pages if p.name.startswith("final-"))
+        page.goto(demo_page.as_uri())
+        thumbs = page.locator("img.thumb")
+        assert thumbs.count() == 6
+        assert thumbs.first.evaluate("i => i.complete && i.naturalWidth > 0")
+        assert page.locator("mark", has_text="car").count() == 1  # no car in the stop-sign image
+        page.locator("input.only-hall").check()
+        assert page.locator("table.items tbody tr:not(.hidden)").count() == 1
+        page.locator("a", has_text="record (JSON)").click()
+        assert '"benchmark": "demo"' in page.content()
         page.goto((tmp_path / "site" / page_path(site)).as_uri())
         assert page.locator("mark", has_text="driver").count() >= 1
         browser.close()
     assert dialogs == []  # no injected script ran
+    assert errors == []
     assert (tmp_path / "leaderboard.png").stat().st_size > 10_000
 
 
 def page_path(site) -> str:
-    (page,) = site.model_pages
+    (page,) = [p for p in site.model_pages if "script" in p.name]
     return str(page.relative_to(site.index.parent))

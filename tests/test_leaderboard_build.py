@@ -14,6 +14,9 @@ from halbench.types import ResultRecord
 
 from .leaderboard_helpers import ENTRIES, write_record
 
+#: a complete run with the paper's protocol: it fills the paper's Object HalBench columns
+LLM = {"full": True, "protocol": {"extractor": "llm"}}
+
 
 @pytest.fixture(scope="module")
 def cache_root(tmp_path_factory):
@@ -33,7 +36,9 @@ def test_value_outside_its_interval(tmp_path, cache_root):
     # the items give CHAIRs about 3%; a record whose metric says 90% (edited, or computed
     # differently from what the bootstrap resamples) crashed matplotlib (negative xerr)
     runs = tmp_path / "runs"
-    write_record(runs / "a" / "result.json", "org/odd", cache_root=cache_root, CHAIRs_refine=0.9)
+    write_record(
+        runs / "a" / "result.json", "org/odd", cache_root=cache_root, CHAIRs_refine=0.9, **LLM
+    )
     site = build_site(ENTRIES, [runs], tmp_path / "site")
     (row,) = [r for r in site.tables[0].rows if r.model == "org/odd"]
     cell = row.cells["objhal_resp"]
@@ -46,10 +51,10 @@ def test_value_outside_its_interval(tmp_path, cache_root):
 
 def test_failed_build_keeps_the_old_site(tmp_path, cache_root, monkeypatch):
     runs, out = tmp_path / "runs", tmp_path / "site"
-    write_record(runs / "a" / "result.json", "org/first", cache_root=cache_root)
+    write_record(runs / "a" / "result.json", "org/first", cache_root=cache_root, **LLM)
     build_site(ENTRIES, [runs], out)
     before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    write_record(runs / "b" / "result.json", "org/second", cache_root=cache_root)
+    write_record(runs / "b" / "result.json", "org/second", cache_root=cache_root, **LLM)
 
     def boom(*args, **kwargs):
         raise RuntimeError("plotting failed")
@@ -95,7 +100,8 @@ def test_model_names_that_slug_alike_get_their_own_pages(tmp_path, cache_root):
     for k, name in enumerate(names):
         write_record(runs / f"r{k}" / "result.json", name, cache_root=cache_root)
     site = build_site(ENTRIES, [runs], tmp_path / "site")
-    rows = {r.model: r for r in site.tables[0].rows if r.kind == "our run"}
+    (table,) = [t for t in site.tables if t.name == "object-halbench|extractor=synonym"]
+    rows = {r.model: r for r in table.rows}
     assert sorted(rows) == names
     assert rows[names[0]].page != rows[names[1]].page and len(site.model_pages) == 2
     for name, row in rows.items():

@@ -6,8 +6,7 @@
    the demo benchmark's six drawn images (two of its training captions mention an object
    that is not in the picture, so the scores have something to find), then
    ``halbench run --model <it> --benchmarks demo``;
-3. build the leaderboard page with the paper's reference entries and these two runs
-   (when run from a source checkout, which has ``leaderboard/entries``).
+3. build the leaderboard page with the paper's reference entries and these two runs.
 """
 
 from __future__ import annotations
@@ -67,7 +66,7 @@ def demo_model(directory: Path) -> Path:
 
 
 def run_demo(
-    out: Path, command: list[str] | None = None, entries_dir: str | Path = "leaderboard/entries"
+    out: Path, command: list[str] | None = None, entries_dir: str | Path | None = None
 ) -> DemoResult:
     from benchmarks.object_halbench.score import format_table, score_object_halbench
     from halbench.io import atomic_write_text
@@ -83,12 +82,9 @@ def run_demo(
             model=str(model_dir), benchmarks=["demo"], out=out / "tiny-llava-run", command=command
         )
     )
-    index = None
-    entries = Path(entries_dir)
-    if entries.is_dir():
-        from halbench.leaderboard import build_site
+    from halbench.leaderboard import build_site  # the papers' tables ship with halbench
 
-        index = build_site(
-            entries, [out / "tiny-llava-run", out / "gpt4-llava-bench"], out / "leaderboard"
-        ).index
+    index = build_site(
+        entries_dir, [out / "tiny-llava-run", out / "gpt4-llava-bench"], out / "leaderboard"
+    ).index
     return DemoResult(record, format_table(record), record_path, model_dir, outcomes, index)

@@ -24,12 +24,18 @@ def add_parser(sub: Any) -> None:
         lsub,
         "build",
         help="write the site",
-        description="Write OUT/index.html (sortable, filterable tables with provenance), per-model pages "
-        "with per-item drill-down, and assets. Reads the entry files in --entries, the records in "
-        "ENTRIES/runs/ and every result record under each --runs directory.",
+        description="Write OUT/index.html (one tab per table: the papers' tables, then one per "
+        "benchmark and protocol), per-model pages, OUT/leaderboard.csv and .json (every shown "
+        "cell). Reads the papers' tables shipped with halbench, the entry files and records "
+        "(ENTRIES/runs/) in --entries, and every result record under each --runs directory.",
         example="halbench leaderboard build --runs runs/ --out leaderboard/site",
     )
-    b.add_argument("--entries", type=Path, default=Path("leaderboard/entries"), metavar="DIR")
+    b.add_argument(
+        "--entries",
+        type=Path,
+        metavar="DIR",
+        help="extra entry files and ENTRIES/runs/ (default: $HALBENCH_HOME/leaderboard, if it exists)",
+    )
     b.add_argument(
         "--runs",
         type=Path,
@@ -53,27 +59,45 @@ def add_parser(sub: Any) -> None:
         example="halbench leaderboard add runs/llava/object-halbench/result.json",
     )
     a.add_argument("records", nargs="+", type=Path, metavar="RECORD")
-    a.add_argument("--entries", type=Path, default=Path("leaderboard/entries"), metavar="DIR")
+    a.add_argument(
+        "--entries",
+        type=Path,
+        metavar="DIR",
+        help="where to add them: DIR/runs/ (default: $HALBENCH_HOME/leaderboard, created)",
+    )
+    a.add_argument(
+        "--reproduces",
+        metavar="ENTRY:ROW",
+        help="the records reproduce this reported entry (e.g. rlhfv-table1:RLHF-V)",
+    )
     a.set_defaults(func=_cmd_leaderboard_add)
 
 
 def _cmd_leaderboard_build(args: argparse.Namespace) -> int:
     from halbench.leaderboard import build_site
+    from halbench.leaderboard.add import default_entries
 
+    entries = args.entries
+    if entries is None and default_entries().is_dir():
+        entries = default_entries()
     runs = list(args.runs)
-    if (args.entries / "runs").is_dir():
-        runs.append(args.entries / "runs")
-    site = build_site(args.entries, runs, args.out, all_runs=args.all_runs)
+    if entries is not None and (entries / "runs").is_dir():
+        runs.append(entries / "runs")
+    site = build_site(entries, runs, args.out, all_runs=args.all_runs)
     n_rows = sum(len(t.rows) for t in site.tables)
     print(
         f"leaderboard: {n_rows} rows in {len(site.tables)} tables, {len(site.model_pages)} model pages"
     )
-    print(f"open {site.index}")
+    print(f"open {site.index} (every cell: {site.csv})")
     return 0
 
 
 def _cmd_leaderboard_add(args: argparse.Namespace) -> int:
-    from halbench.leaderboard import add_records
+    from halbench.leaderboard.add import add_records, default_entries
 
-    print("\n".join(f"added {path}" for path in add_records(args.records, args.entries)))
+    entries = args.entries if args.entries is not None else default_entries()
+    added = add_records(
+        args.records, entries, reproduces=args.reproduces, create=args.entries is None
+    )
+    print("\n".join(f"added {path}" for path in added))
     return 0

@@ -60,6 +60,9 @@ def add_parser(sub: Any) -> None:
         help="models to evaluate in turn, one per line (# starts a comment)",
     )
     p.add_argument(
+        "--name", metavar="NAME", help="the model's name on the leaderboard (default: readable)"
+    )
+    p.add_argument(
         "--benchmarks",
         "--tasks",
         default=",".join(default_benchmarks()),
@@ -243,6 +246,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         device_map=args.device_map,
         model_args=parse_model_args(args.model_args),
     )
+    if args.name and len(models) > 1:
+        raise HalbenchError("--name names one model: give it to one run at a time")
     judge = run_judge_setup(args)
     results: list[tuple[str, Any]] = []
     code = 0
@@ -251,6 +256,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         configs.append(
             RunConfig(
                 model=model,
+                name=args.name,
                 backend=args.backend,
                 benchmarks=names,
                 out=out,

@@ -13,8 +13,28 @@ from pathlib import Path
 
 from halbench.errors import InputError
 from halbench.io import atomic_write_text, make_temp_dir
-from halbench.leaderboard.data import model_key, model_name, slug
+from halbench.leaderboard.data import load_entries, model_key, model_name, slug
+from halbench.paths import halbench_home
 from halbench.types import ResultRecord
+
+
+def default_entries() -> Path:
+    """``$HALBENCH_HOME/leaderboard``: where ``add`` writes and ``build`` reads by default."""
+    return halbench_home() / "leaderboard"
+
+
+def check_reproduces(value: str, entries_dir: Path | None) -> str:
+    """``ENTRY:ROW`` must name a row of a reported entry file (packaged or in ``entries_dir``)."""
+    entry_id, _, row = value.partition(":")
+    for entry in load_entries(entries_dir):
+        if entry.id == entry_id:
+            rows = [r.model for r in entry.rows]
+            if row in rows:
+                return value
+            raise InputError(
+                "--reproduces", f'{entry_id} has no row "{row}" (rows: {", ".join(rows)})'
+            )
+    raise InputError("--reproduces", f'no entry file "{entry_id}" (write ENTRY:ROW)')
 
 
 def record_file_name(record: ResultRecord, path: Path) -> str:
@@ -23,8 +43,10 @@ def record_file_name(record: ResultRecord, path: Path) -> str:
     return f"{model}--{slug(record.benchmark)}--{slug(record.provenance.created_at)}.json"
 
 
-def _runs_dir(entries_dir: Path) -> Path:
+def _runs_dir(entries_dir: Path, create: bool = False) -> Path:
     """``ENTRIES/runs``, checked (not yet created): an ``InputError`` when it cannot be used."""
+    if create and not entries_dir.exists():
+        return entries_dir / "runs"
     if not entries_dir.is_dir():
         what = "is not a folder" if entries_dir.exists() else "not found"
         raise InputError(
@@ -41,16 +63,29 @@ def _runs_dir(entries_dir: Path) -> Path:
     return dest
 
 
-def add_records(records: list[str | Path], entries_dir: str | Path) -> list[Path]:
+def add_records(
+    records: list[str | Path],
+    entries_dir: str | Path,
+    *,
+    reproduces: str | None = None,
+    create: bool = False,
+) -> list[Path]:
     """Copy validated records into ``ENTRIES/runs/`` (what ``build`` reads by default): all or none.
 
+    ``reproduces``: set ``record.reproduces`` on the copies (``ENTRY:ROW``, checked).
+    ``create``: make ``entries_dir`` (the default one) once everything is checked.
     Returns the paths written, in the order given.
     """
-    dest = _runs_dir(Path(entries_dir))
+    dest = _runs_dir(Path(entries_dir), create)
+    if reproduces is not None:
+        given = Path(entries_dir) if Path(entries_dir).is_dir() else None
+        reproduces = check_reproduces(reproduces, given)
     planned: dict[str, tuple[Path, str]] = {}
     names = []
     for path in map(Path, records):
         rec = ResultRecord.load(path)
+        if reproduces is not None:
+            rec.reproduces = reproduces
         name = record_file_name(rec, path)
         text = rec.to_json()
         if name in planned and planned[name][1] != text:
@@ -62,7 +97,7 @@ def add_records(records: list[str | Path], entries_dir: str | Path) -> list[Path
         planned[name] = (path, text)
         names.append(name)
     try:
-        dest.mkdir(exist_ok=True)
+        dest.mkdir(parents=create, exist_ok=True)
         staging = make_temp_dir(dest.parent, ".runs-adding-")
     except OSError as exc:
         raise InputError(str(dest.parent), f"cannot write here: {exc.strerror}") from None

@@ -19,12 +19,25 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from halbench.errors import InputError
+from halbench.leaderboard.identity import model_name
 from halbench.registry import scorer_home, scorer_metrics, scorer_of
 from halbench.types import ResultRecord
+
+__all__ = ["model_name"]
 
 
 class _M(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class Accepts(_M):
+    """What may fill a reported column besides the paper's numbers: complete runs on the
+    official data of ``benchmark`` whose protocol matches (``judge_model`` by family)."""
+
+    benchmark: str
+    metric: str  # dotted path into record.metrics
+    protocol: dict[str, str] = {}
+    scale: float = 100.0
 
 
 class EntryColumn(_M):
@@ -32,6 +45,7 @@ class EntryColumn(_M):
     label: str
     better: str  # "lower" | "higher"
     unit: str = "%"
+    accepts: Accepts | None = None  # None: only reported numbers fill it
 
 
 class EntryRow(_M):
@@ -50,6 +64,7 @@ class EntrySource(_M):
 
 class EntryFile(_M):
     schema_: str = ""
+    id: str = ""  # the file's stem (set when loaded)
     table: str
     title: str
     source: EntrySource
@@ -65,6 +80,19 @@ class Cell:
     provenance: dict[str, Any]
     ci: tuple[float, float] | None = None
     note: str | None = None
+    badge: str = ""  # "3/300", "sample": a partial run or unofficial data (never ranked)
+    record: ResultRecord | None = None
+    unit: str = "%"
+    diff: tuple[float, tuple[float, float] | None] | None = None  # reproduced - reported
+    change: float | None = None  # relative change against the base model: (this - base) / base
+
+    @property
+    def source(self) -> str:
+        return str(self.provenance.get("source", ""))
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.badge)
 
 
 OUTSIDE_NOTE = (
@@ -87,10 +115,11 @@ def error_bar(cell: Cell) -> tuple[float, float]:
 @dataclass
 class Row:
     model: str
-    kind: str  # "reported" | "our run"
+    kind: str  # "reported" | "our run" | "reproduced"
     cells: dict[str, Cell]
     page: str | None = None  # per-model page, for rows built from records
     records: list[ResultRecord] = field(default_factory=list)
+    fingerprint: str = ""
 
 
 @dataclass
@@ -99,15 +128,25 @@ class Table:
     title: str
     columns: list[EntryColumn]
     rows: list[Row]
+    kind: str = "reported"  # "reported": a paper's table; "benchmark": one benchmark+protocol
+    note: str = ""
 
 
-def load_entries(directory: Path) -> list[EntryFile]:
-    if not directory.is_dir():
+#: the papers' tables, shipped with the package
+PACKAGED_ENTRIES = Path(__file__).resolve().parent / "entries"
+
+
+def load_entries(directory: Path | None) -> list[EntryFile]:
+    """The packaged entry files, and those in ``directory`` (same file name: the directory's)."""
+    if directory is not None and not directory.is_dir():
         raise InputError(
             str(directory), "leaderboard entries directory not found (use --entries DIR)"
         )
+    files = {p.name: p for p in PACKAGED_ENTRIES.glob("*.json")}
+    if directory is not None:
+        files.update({p.name: p for p in directory.glob("*.json")})
     out = []
-    for path in sorted(directory.glob("*.json")):
+    for path in (files[name] for name in sorted(files)):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except ValueError as exc:
@@ -115,13 +154,15 @@ def load_entries(directory: Path) -> list[EntryFile]:
         if isinstance(data, dict) and "schema" in data:
             data["schema_"] = data.pop("schema")
         try:
-            out.append(EntryFile.model_validate(data))
+            entry = EntryFile.model_validate(data)
         except ValidationError as exc:
             err = exc.errors()[0]
             raise InputError(
                 str(path),
                 f"not a leaderboard entry file: {'.'.join(map(str, err['loc']))}: {err['msg']}",
             ) from None
+        entry.id = path.stem  # what a record's ``reproduces`` names: "rlhfv-table1:RLHF-V"
+        out.append(entry)
     return out
 
 
@@ -140,18 +181,6 @@ def find_records(directories: list[Path]) -> list[tuple[Path, ResultRecord]]:
                 continue
             found.append((path, ResultRecord.load(path)))
     return found
-
-
-def model_name(record: ResultRecord, path: Path) -> str:
-    """A row label: the hub id, API model or replay file as given; a local checkpoint's folder name."""
-    if record.model and record.model.get("model"):
-        name = str(record.model["model"])
-        local = record.model.get("backend") in ("hf", "vllm") and not str(
-            record.model.get("fingerprint", "")
-        ).startswith("hub:")
-        return Path(name.rstrip("/")).name if local else name
-    answers = [f for f in record.provenance.inputs if f.role == "answers"]
-    return Path(answers[0].path).stem if answers else path.parent.name
 
 
 def slug(text: str) -> str:
@@ -192,7 +221,7 @@ def _item_statistic(
     return None
 
 
-def _bootstrap(
+def bootstrap(
     record: ResultRecord, metric: str, n: int = 1000, seed: int = 0
 ) -> tuple[float, float] | None:
     """95% percentile bootstrap over items (resampling responses), for the metrics that allow it."""
@@ -218,6 +247,8 @@ def _bootstrap(
 def record_cells(
     record: ResultRecord, path: Path, link: str
 ) -> dict[str, tuple[EntryColumn, Cell]]:
+    """The columns a record's metrics name in their benchmark's ``[[metrics]] columns``
+    (what the metric is called on the leaderboard; which table shows it is ``tables.py``)."""
     out = {}
     filled = [(m, key) for m in scorer_metrics(scorer_of(record)) for key in m.columns]
     for spec, key in filled:
@@ -226,7 +257,7 @@ def record_cells(
         value = record.metrics.get(metric)
         if not isinstance(value, int | float) or isinstance(value, bool):
             value = None
-        ci = _bootstrap(record, metric)
+        ci = bootstrap(record, metric)
         prov = {
             "source": "our run",
             "benchmark": f"{record.benchmark} ({record.benchmark_version})",

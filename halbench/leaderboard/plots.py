@@ -44,24 +44,40 @@ def _value(table: Table, row_index: int, key: str) -> float | None:
     return None if cell is None else cell.value
 
 
-def make_plots(table: Table, out_dir: Path) -> list[tuple[str, str]]:
-    """Write SVG files into ``out_dir``; return (file name, caption) pairs."""
+def make_plots(
+    table: Table, out_dir: Path, our_runs: list[str] | None = None
+) -> list[tuple[str, str]]:
+    """Write SVG files into ``out_dir``; return (file name, caption) pairs.
+
+    ``our_runs``: every run's row label; the scatter plot's caption says why each one that
+    is not plotted is absent.
+    """
     plt = _pyplot()
     out_dir.mkdir(parents=True, exist_ok=True)
     made: list[tuple[str, str]] = []
     keys = {c.key for c in table.columns}
     helpful = ["llavabench_conv", "llavabench_detail", "llavabench_complex"]
     if "objhal_resp" in keys and all(k in keys for k in helpful):
-        points = []
+        points, absent = [], []
         for i, row in enumerate(table.rows):
             y = _value(table, i, "objhal_resp")
             xs = [_value(table, i, k) for k in helpful]
             if y is not None and all(x is not None for x in xs):
                 points.append((sum(xs) / 3, y, row.model, row.kind))  # type: ignore[arg-type]
+            elif row.kind != "reported":
+                missing = "Object HalBench Resp." if y is None else "all three LLaVA-Bench columns"
+                absent.append(f"{row.model}: no {missing}")
+        shown = {row.model for row in table.rows}
+        absent += [
+            f"{name}: no run that matches this table's columns"
+            for name in dict.fromkeys(our_runs or [])
+            if name not in shown
+        ]
         if len(points) >= 2:
             fig, ax = plt.subplots(figsize=(6.4, 4.4))
+            colors = {"our run": "#0b5cad", "reproduced": "#c05a00"}
             for x, y, name, kind in points:
-                ax.scatter([x], [y], color="#0b5cad" if kind == "our run" else "#444", s=28)
+                ax.scatter([x], [y], color=colors.get(kind, "#444"), s=28)
                 ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 3))
             ax.set_xlabel("LLaVA-Bench relative score, mean of 3 categories (higher is better)")
             ax.set_ylabel("Object HalBench Resp. % (lower is better)")
@@ -69,12 +85,10 @@ def make_plots(table: Table, out_dir: Path) -> list[tuple[str, str]]:
             fig.tight_layout()
             fig.savefig(out_dir / "hallucination-vs-helpfulness.svg")
             plt.close(fig)
-            made.append(
-                (
-                    "hallucination-vs-helpfulness.svg",
-                    "Hallucination against helpfulness (RLHF-V's headline view)",
-                )
-            )
+            caption = "Hallucination against helpfulness (RLHF-V's headline view)"
+            if absent:
+                caption += ". Not plotted (a point needs both coordinates): " + "; ".join(absent)
+            made.append(("hallucination-vs-helpfulness.svg", caption))
     for col in table.columns:
         bars = [
             (row.model, row.cells[col.key])
@@ -88,8 +102,19 @@ def make_plots(table: Table, out_dir: Path) -> list[tuple[str, str]]:
         values = [b[1].value for b in bars]
         lo, hi = zip(*(error_bar(b) for _, b in bars), strict=True)
         outside = [name for name, b in bars if outside_interval(b)]
-        colors = ["#0b5cad" if b.provenance.get("source") == "our run" else "#999" for _, b in bars]
-        ax.barh(range(len(bars)), values, xerr=[list(lo), list(hi)], color=colors, capsize=2)
+        palette = {"our run": "#0b5cad", "reproduced": "#c05a00"}
+        colors = [palette.get(str(b.provenance.get("source")), "#999") for _, b in bars]
+        ax.barh(range(len(bars)), values, color=colors)
+        with_ci = [i for i, (_, b) in enumerate(bars) if b.ci]  # reported numbers have none
+        if with_ci:
+            ax.errorbar(
+                [values[i] for i in with_ci],
+                with_ci,
+                xerr=[[lo[i] for i in with_ci], [hi[i] for i in with_ci]],
+                fmt="none",
+                ecolor="#222",
+                capsize=2,
+            )
         ax.set_yticks(range(len(bars)), names)
         ax.invert_yaxis()
         ax.set_xlabel(f"{col.label} ({col.better} is better)")
