@@ -55,6 +55,26 @@ def emit_record(record: Any, output: str | Path, table: str) -> int:
     return 0
 
 
+def failure_exit(*records: Any) -> int:
+    """3 when an item of ``records`` is unscored because something failed (after printing how
+    many and the first cause, redacted, on one line); 0 otherwise.
+
+    Items the protocol leaves unscored (``UnscoredItem.kind == "protocol"``) do not count.
+    """
+    from halbench.redact import redact
+
+    failed = [(r, u) for r in records for u in r.unscored if u.kind == "failed"]
+    if not failed:
+        return 0
+    rec, first = failed[0]
+    cause = " ".join(redact(first.reason).split())
+    print(
+        f"{len(failed)} item(s) unscored because something failed (exit status 3); "
+        f"first: {rec.benchmark} item {first.index}: {cause}"
+    )
+    return 3
+
+
 def positionals(argv: list[str]) -> list[str]:
     """The words of a command line that are not options (to find the chosen subcommand)."""
     return [a for a in argv if not a.startswith("-")]

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from halbench import display
-from halbench.cli.common import add_command, argv
+from halbench.cli.common import add_command, argv, failure_exit
 from halbench.errors import HalbenchError
 from halbench.judges.cli import add_llm_extractor_flags, run_judge_setup
 
@@ -19,7 +19,8 @@ elsewhere. Answers are stored in OUT/answers.sqlite as they are produced: run th
 command again after an interruption and only the missing answers are generated.
 
 Writes OUT/<benchmark>/answers.jsonl and OUT/<benchmark>/result.json, then prints a
-summary. Exit status 3 when some items could not be generated (they are unscored).
+summary. Exit status 3 when some items are unscored because generation or a judge call
+failed (the summary names the first cause).
 
 examples:
   halbench run --model runs/demo/tiny-llava --benchmarks demo
@@ -127,12 +128,14 @@ def add_parser(sub: Any) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from halbench.run import RunConfig, run
+    from halbench.io import check_writable_dir
+    from halbench.run import RunConfig, default_out, run
     from halbench.runners import BackendOptions
 
     names = [n.strip() for n in args.benchmarks.split(",") if n.strip()]
     if not names:
         raise HalbenchError("--benchmarks is empty")
+    check_writable_dir(args.out or default_out(args.model), "--out")  # before the model loads
     config = RunConfig(
         model=args.model,
         backend=args.backend,
@@ -165,4 +168,5 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     outcomes = run(config)
     print(display.format_run_summary(outcomes))
-    return 3 if any(o.failed for o in outcomes) else 0
+    code = failure_exit(*(o.record for o in outcomes))
+    return 3 if any(o.failed for o in outcomes) else code

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from halbench import registry
-from halbench.cli.common import add_command, argv, emit_record
+from halbench.cli.common import add_command, argv, emit_record, failure_exit
 
 DESCRIPTION = "Score answers made anywhere (our runs, the papers' files, other toolkits)."
 
@@ -65,7 +65,11 @@ def _add_benchmark(ssub: Any, bench: registry.Benchmark) -> None:
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
+    from halbench.io import check_writable_file
+
     mod = args.score_module
+    check_writable_file(args.output, "--output")  # before the answers are read or judged
     args.argv = argv()
     record = mod.score_command(args)
-    return emit_record(record, args.output, mod.format_table(record))
+    code = emit_record(record, args.output, mod.format_table(record))
+    return failure_exit(record) or code

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from halbench.errors import InputError
-from halbench.io import atomic_write_text, make_temp_dir, replace_dir
+from halbench.io import atomic_write_text, check_writable_dir, make_temp_dir, replace_dir
 from halbench.leaderboard.data import (
     OUTSIDE_NOTE,
     Cell,
@@ -258,13 +258,14 @@ def build_site(
     A failed build leaves the previous site as it was and no temporary folder behind.
     """
     out = Path(out)
-    tables, _ = build_tables(Path(entries_dir), [Path(r) for r in runs], all_runs=all_runs)
-    if out.exists() and not out.is_dir():
+    if out.exists() and not out.is_dir():  # the destination first: reading records is slow
         raise InputError(str(out), "exists and is not a folder: choose another --out")
     if out.exists() and not (out / "index.html").exists() and any(out.iterdir()):
         raise InputError(
             str(out), "exists and is not a halbench leaderboard site: choose another --out"
         )
+    check_writable_dir(out, "--out")
+    tables, _ = build_tables(Path(entries_dir), [Path(r) for r in runs], all_runs=all_runs)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = make_temp_dir(out.parent, f".{out.name}.building-")
