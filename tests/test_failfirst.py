@@ -209,3 +209,24 @@ def test_train_ddpo_checks_out_before_the_model(kind, tmp_path, capsys, monkeypa
     dest = bad_dir_dest(tmp_path, kind)
     code = main(["-q", "train", "ddpo", "--config", "tiny", "--out", str(dest)])
     assert_one_line(capsys, code, dest, "--out")
+
+
+def test_leaderboard_add_names_entries_when_runs_is_a_file(tmp_path, capsys):
+    entries = tmp_path / "entries"
+    entries.mkdir()
+    (entries / "runs").write_text("x")
+    code = main(["-q", "leaderboard", "add", "/nonexistent.json", "--entries", str(entries)])
+    assert_one_line(capsys, code, entries / "runs", "--entries")
+
+
+def test_a_destination_broken_during_the_work_is_still_one_error(tmp_path):
+    """Checked first; if the destination breaks while scoring, the write is an InputError too."""
+    from halbench.cli.common import emit_record
+
+    class Rec:
+        def to_json(self):
+            return "{}"
+
+    (tmp_path / "later").write_text("now a file")
+    with pytest.raises(InputError, match="cannot write --output"):
+        emit_record(Rec(), tmp_path / "later" / "out.json", "table")

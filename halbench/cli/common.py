@@ -47,9 +47,13 @@ def add_command(
 
 def emit_record(record: Any, output: str | Path, table: str) -> int:
     """Write a record atomically, then print its table and path."""
+    from halbench.errors import InputError
     from halbench.io import atomic_write_text
 
-    atomic_write_text(output, record.to_json())
+    try:  # checked before the work (check_writable_file); this catches what changed since
+        atomic_write_text(output, record.to_json())
+    except OSError as exc:
+        raise InputError(str(output), f"cannot write --output: {exc.strerror or exc}") from None
     print(table)
     print(f"\nResult record: {output}")
     return 0
