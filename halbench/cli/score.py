@@ -13,7 +13,10 @@ from typing import Any
 from halbench import registry
 from halbench.cli.common import add_command, argv, emit_record, failure_exit
 
-DESCRIPTION = "Score answers made anywhere (our runs, the papers' files, other toolkits)."
+DESCRIPTION = (
+    "Score answers made anywhere (our runs, the papers' files, other toolkits).\nExit status 3 "
+    "when some items are unscored because a judge call failed (the record is written)."
+)
 
 
 def scorable() -> list[registry.Benchmark]:
