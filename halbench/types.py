@@ -9,9 +9,9 @@ The leaderboard and later stages read records through ``ResultRecord.load``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from halbench.errors import InputError
 
@@ -47,10 +47,29 @@ class Fraction(_Model):
     denominator: int
 
 
+#: reasons that mean something failed (generation, a judge call): running again may score the
+#: item. Every other reason is the protocol's (an unknown image, "not judged" without a judge,
+#: a judge reply the protocol cannot parse).
+FAILURE_REASONS = ("generation failed", "judge call failed")
+
+
 class UnscoredItem(_Model):
     index: int  # 0-based position in the input
     reason: str
     line: int | None = None
+    #: "failed": unscored because generation or a judge call failed (``halbench run`` and
+    #: ``halbench score`` exit with status 3); "protocol": unscored by the protocol. Taken
+    #: from the reason when not given (``FAILURE_REASONS``), so older records read the same.
+    kind: Literal["failed", "protocol"] = "protocol"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_from_reason(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "kind" not in data:
+            reason = data.get("reason")
+            if isinstance(reason, str) and reason.startswith(FAILURE_REASONS):
+                data = {**data, "kind": "failed"}
+        return data
 
 
 class ResultRecord(_Model):

@@ -235,8 +235,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
     import sys
 
     from halbench.annotate.report import build_report
-    from halbench.io import atomic_write_text
+    from halbench.io import atomic_write_text, check_writable_dir, check_writable_file
 
+    if args.output is not None:  # before the store is read
+        check_writable_file(args.output, "--output")
+    else:
+        check_writable_dir(args.db.parent, "--output (default: next to --db)")
     record = build_report(args.db, combine=args.combine, command=sys.argv[:])
     name = f"{record.protocol['scorer']}.json"
     out = args.output or args.db.parent / name
@@ -264,7 +268,9 @@ def _cmd_prelabel(args: argparse.Namespace) -> int:
 
 def _cmd_export(args: argparse.Namespace) -> int:
     from halbench.annotate.export import export_ddpo
+    from halbench.io import check_writable_file
 
+    check_writable_file(args.output, "--output")  # before the store is read
     done = export_ddpo(args.db, args.output)
     print(f"wrote {done.pairs} preference pairs to {done.path}")
     if done.skipped:

@@ -27,7 +27,10 @@ examples:
   halbench doctor
   halbench train ddpo --config tiny
 
-Every command has --help with an example. Docs: README.md and docs/ in the source tree."""
+Every command has --help with an example. Docs: README.md and docs/ in the source tree.
+
+exit status: 0 done; 1 a user or input error (one line); 2 usage; 3 outputs written but
+some items unscored because generation or a judge call failed; 130 interrupted."""
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:

@@ -47,12 +47,36 @@ def add_command(
 
 def emit_record(record: Any, output: str | Path, table: str) -> int:
     """Write a record atomically, then print its table and path."""
+    from halbench.errors import InputError
     from halbench.io import atomic_write_text
 
-    atomic_write_text(output, record.to_json())
+    try:  # checked before the work (check_writable_file); this catches what changed since
+        atomic_write_text(output, record.to_json())
+    except OSError as exc:
+        raise InputError(str(output), f"cannot write --output: {exc.strerror or exc}") from None
     print(table)
     print(f"\nResult record: {output}")
     return 0
+
+
+def failure_exit(*records: Any) -> int:
+    """3 when an item of ``records`` is unscored because something failed (after printing how
+    many and the first cause, redacted, on one line); 0 otherwise.
+
+    Items the protocol leaves unscored (``UnscoredItem.kind == "protocol"``) do not count.
+    """
+    from halbench.redact import redact
+
+    failed = [(r, u) for r in records for u in r.unscored if u.kind == "failed"]
+    if not failed:
+        return 0
+    rec, first = failed[0]
+    cause = " ".join(redact(first.reason).split())
+    print(
+        f"{len(failed)} item(s) unscored because something failed (exit status 3); "
+        f"first: {rec.benchmark} item {first.index}: {cause}"
+    )
+    return 3
 
 
 def positionals(argv: list[str]) -> list[str]:

@@ -80,8 +80,10 @@ def _add_benchmark(bsub: Any, bench: registry.Benchmark) -> None:
 
 
 def _cmd_prepare(args: argparse.Namespace) -> int:
+    from halbench.io import check_writable_dir
     from halbench.prepare import FRAMEWORK_OPTIONS
 
+    check_writable_dir(args.bench.data_dir(args.data_dir), "--data-dir")  # before slow work
     skip = FRAMEWORK_OPTIONS | {"prepare_module", "bench"}
     options = {k: v for k, v in vars(args).items() if k not in skip}
     target = args.prepare_module.prepare(args.bench, args.data_dir, **options)

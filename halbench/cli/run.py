@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from halbench import display
-from halbench.cli.common import add_command, argv
+from halbench.cli.common import add_command, argv, failure_exit
 from halbench.errors import HalbenchError
 from halbench.judges.cli import add_llm_extractor_flags, run_judge_setup
 
@@ -20,7 +20,8 @@ elsewhere. Answers are stored in OUT/answers.sqlite as they are produced: run th
 command again after an interruption and only the missing answers are generated.
 
 Writes OUT/<benchmark>/answers.jsonl and OUT/<benchmark>/result.json, then prints a
-summary. Exit status 3 when some items could not be generated (they are unscored).
+summary. Exit status 3 when some items are unscored because generation or a judge call
+failed (the summary names the first cause).
 
 examples:
   halbench run --model runs/demo/tiny-llava --benchmarks demo
@@ -222,8 +223,9 @@ def check_models(configs: list[Any]) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from halbench.io import check_writable_dir
     from halbench.redact import redact
-    from halbench.run import RunConfig, run
+    from halbench.run import RunConfig, default_out, run
     from halbench.runners import BackendOptions
     from halbench.runners.model_args import parse_model_args
 
@@ -275,6 +277,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 command=argv(),
             )
         )
+    for config in configs:  # every destination, before any model loads
+        check_writable_dir(config.out or default_out(config.model), "--out")
     if len(configs) > 1:  # mistakes that are not one model's fail before the first model runs
         check_models(configs)
     for config in configs:
@@ -282,7 +286,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         if len(configs) == 1:
             outcomes = run(config)
             print(display.format_run_summary(outcomes))
-            return 3 if any(o.failed for o in outcomes) else 0
+            code = failure_exit(*(o.record for o in outcomes))
+            return 3 if any(o.failed for o in outcomes) else code
         print(f"== model {model}")
         try:
             outcomes = run(config)
@@ -294,7 +299,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             continue
         print(display.format_run_summary(outcomes))
         results.append((model, outcomes))
-        if code == 0 and any(o.failed for o in outcomes):
+        failed = failure_exit(*(o.record for o in outcomes))
+        if code == 0 and (failed or any(o.failed for o in outcomes)):
             code = 3
     print()
     print(format_models_table(results))

@@ -11,9 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from halbench import registry
-from halbench.cli.common import add_command, argv, emit_record
+from halbench.cli.common import add_command, argv, emit_record, failure_exit
 
-DESCRIPTION = "Score answers made anywhere (our runs, the papers' files, other toolkits)."
+DESCRIPTION = (
+    "Score answers made anywhere (our runs, the papers' files, other toolkits).\nExit status 3 "
+    "when some items are unscored because a judge call failed (the record is written)."
+)
 
 
 def scorable() -> list[registry.Benchmark]:
@@ -65,7 +68,11 @@ def _add_benchmark(ssub: Any, bench: registry.Benchmark) -> None:
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
+    from halbench.io import check_writable_file
+
     mod = args.score_module
+    check_writable_file(args.output, "--output")  # before the answers are read or judged
     args.argv = argv()
     record = mod.score_command(args)
-    return emit_record(record, args.output, mod.format_table(record))
+    code = emit_record(record, args.output, mod.format_table(record))
+    return failure_exit(record) or code

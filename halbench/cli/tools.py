@@ -103,7 +103,15 @@ def _add_export(sub: Any, words: list[str]) -> None:
         mod = bench.module("export")
         p = add_command(esub, name, help=text, description=mod.DESCRIPTION, example=mod.EPILOG)
         mod.add_arguments(p)
-        p.set_defaults(func=mod.export_command)
+        p.set_defaults(func=_cmd_export, export_command=mod.export_command)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from halbench.io import check_writable_file
+
+    if getattr(args, "output", None) is not None:  # before the answers are read
+        check_writable_file(args.output, "--output")
+    return args.export_command(args)
 
 
 def _cmd_benchmarks(args: argparse.Namespace) -> int:
@@ -122,7 +130,9 @@ def _cmd_benchmarks(args: argparse.Namespace) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from halbench.cli.common import argv
+    from halbench.io import check_writable_dir
 
+    check_writable_dir(args.out, "--out")  # before the model is built
     result = (
         registry.get_benchmark("demo").module("pipeline").run_demo(Path(args.out), command=argv())
     )

@@ -55,11 +55,11 @@ def _runs_dir(entries_dir: Path, create: bool = False) -> Path:
     dest = entries_dir / "runs"
     if dest.exists() and not dest.is_dir():
         raise InputError(
-            str(dest), "exists and is not a folder (records are copied into ENTRIES/runs/)"
+            str(dest), "exists and is not a folder (records are copied into --entries DIR/runs/)"
         )
     for folder in (entries_dir, dest):  # the staging folder goes in ENTRIES, the records in runs/
         if folder.exists() and not os.access(folder, os.W_OK | os.X_OK):
-            raise InputError(str(folder), "not writable")
+            raise InputError(str(folder), "not writable (--entries)")
     return dest
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from halbench.errors import InputError
-from halbench.io import atomic_write_text, make_temp_dir, replace_dir
+from halbench.io import atomic_write_text, check_writable_dir, make_temp_dir, replace_dir
 from halbench.leaderboard import compare, export
 from halbench.leaderboard.data import (
     OUTSIDE_NOTE,
@@ -149,17 +149,18 @@ def build_site(
     previous site as it was and no temporary folder behind.
     """
     out = Path(out)
-    tables, found = build_tables(
-        None if entries_dir is None else Path(entries_dir),
-        [Path(r) for r in runs],
-        all_runs=all_runs,
-    )
-    if out.exists() and not out.is_dir():
+    if out.exists() and not out.is_dir():  # the destination first: reading records is slow
         raise InputError(str(out), "exists and is not a folder: choose another --out")
     if out.exists() and not (out / "index.html").exists() and any(out.iterdir()):
         raise InputError(
             str(out), "exists and is not a halbench leaderboard site: choose another --out"
         )
+    check_writable_dir(out, "--out")
+    tables, found = build_tables(
+        None if entries_dir is None else Path(entries_dir),
+        [Path(r) for r in runs],
+        all_runs=all_runs,
+    )
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = make_temp_dir(out.parent, f".{out.name}.building-")

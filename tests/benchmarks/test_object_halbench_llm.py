@@ -215,7 +215,8 @@ def test_llm_extraction_end_to_end(llm_answers, tmp_path, monkeypatch, capsys):
     with FakeOpenAI() as server:
         server.reply = judge_reply
         server.fail_markers = {"DOWN answer"}
-        assert main([*argv, "--judge-base-url", server.url]) == 0
+        # one judge call fails (HTTP 503): the record is written, exit status 3
+        assert main([*argv, "--judge-base-url", server.url]) == 3
         shown = capsys.readouterr().out
         bodies = [b for b in server.requests if "DOWN" not in b["messages"][0]["content"]]
         assert len(bodies) == 8  # 10 answers, one short (no call), one 503 (not retried here)
@@ -225,7 +226,7 @@ def test_llm_extraction_end_to_end(llm_answers, tmp_path, monkeypatch, capsys):
         assert body["presence_penalty"] == 0 and body["frequency_penalty"] == 0
         n = len(server.requests)
         assert (
-            main([*argv, "--judge-base-url", server.url]) == 0
+            main([*argv, "--judge-base-url", server.url]) == 3
         )  # re-scoring: every good reply cached
         assert len(server.requests) - n == 1  # only the failed call again
     rec = ResultRecord.load(out)
