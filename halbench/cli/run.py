@@ -105,6 +105,12 @@ def add_parser(sub: Any) -> None:
         help="allow the checkpoint's own code (off by default)",
     )
     g.add_argument("--revision", help="hub revision (branch, tag or commit)")
+    g.add_argument(
+        "--image-preprocess",
+        choices=("processor", "pad-square"),
+        default="processor",
+        help="hf: pad-square pads to a square with the processor's mean colour first (LLaVA-1.5's expand2square; no crop); processor: the processor alone (CLIP centre-crops)",
+    )
     g.add_argument("--tensor-parallel-size", type=int, default=1, help="vllm: GPUs per model")
     g.add_argument("--max-model-len", type=int, help="vllm: context length limit")
     g = p.add_argument_group("openai backend")
@@ -159,6 +165,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             max_retries=args.max_retries,
             tensor_parallel_size=args.tensor_parallel_size,
             max_model_len=args.max_model_len,
+            image_preprocess=args.image_preprocess,
         ),
         judge=run_judge_setup(args),
         command=argv(),

@@ -42,6 +42,7 @@ class BackendOptions:
     tensor_parallel_size: int = 1
     max_model_len: int | None = None
     seed: int = 0
+    image_preprocess: str = "processor"  # hf: processor | pad-square (LLaVA-1.5's expand2square)
 
 
 def resolve_backend(model: str, backend: str) -> tuple[str, str]:
@@ -60,6 +61,8 @@ def resolve_backend(model: str, backend: str) -> tuple[str, str]:
 
 def make_runner(model: str, backend: str, options: BackendOptions) -> Any:
     kind, ref = resolve_backend(model, backend)
+    if options.image_preprocess != "processor" and kind != "hf":
+        raise HalbenchError(f"--image-preprocess {options.image_preprocess} needs the hf backend")
     if kind == "replay":
         from halbench.runners.replay import ReplayRunner
 
@@ -93,4 +96,5 @@ def make_runner(model: str, backend: str, options: BackendOptions) -> Any:
         dtype=options.dtype,
         trust_remote_code=options.trust_remote_code,
         revision=options.revision,
+        image_preprocess=options.image_preprocess,
     )
