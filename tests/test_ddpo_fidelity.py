@@ -254,3 +254,104 @@ def test_frozen_parts_get_no_gradient_and_no_optimizer_state(tiny_model, tmp_pat
     assert len(state["state"]) == n_trainable == len(state["param_groups"][0]["params"])
     rows = [json.loads(x) for x in (out / "train_log.jsonl").read_text().splitlines()]
     assert rows[0]["loss"] == pytest.approx(math.log(2), abs=1e-5)
+
+
+# -- LoRA: merged from the gathered state dict (the ZeRO-3 path) -----------------------------
+
+
+def _lora_model(tiny_model):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("peft")
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForImageTextToText
+
+    from reference_models.rlhfv.config import TrainConfig
+
+    model = AutoModelForImageTextToText.from_pretrained(tiny_model)
+    cfg = TrainConfig()
+    peft_model = get_peft_model(
+        model,
+        LoraConfig(r=4, lora_alpha=16, target_modules=cfg.lora_target_modules, lora_dropout=0.0),
+    )
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():  # as after training: B is no longer zero
+        for name, p in peft_model.named_parameters():
+            if "lora_B" in name:
+                p.copy_(torch.randn(p.shape, generator=g) * 0.1)
+    return peft_model
+
+
+def test_lora_merge_from_the_state_dict_equals_peft_merge_and_unload(tiny_model, tmp_path):
+    import copy
+
+    torch = pytest.importorskip("torch")
+    from safetensors.torch import load_file
+
+    from reference_models.rlhfv.fidelity import merge_lora_state, save_lora_merged
+
+    peft_model = _lora_model(tiny_model)
+    state = {k: v.clone() for k, v in peft_model.state_dict().items()}
+    merged = merge_lora_state(state, peft_model)
+    expected = copy.deepcopy(peft_model).merge_and_unload().state_dict()
+    assert merged.keys() == expected.keys()
+    assert max((merged[k] - expected[k]).abs().max().item() for k in merged) < 1e-6
+    base = _lora_model(tiny_model).get_base_model()  # module names, LoRA B random again
+    plain = {k.replace(".base_layer.", "."): v for k, v in base.state_dict().items()}
+    changed = [k for k in merged if not torch.equal(plain[k], merged[k])]
+    assert changed and all("language_model" in k and "proj" in k for k in changed)
+    # saved: the same file as PEFT's merge_and_unload + save_pretrained writes
+    save_lora_merged(peft_model, state, tmp_path / "out")
+    copy.deepcopy(peft_model).merge_and_unload().save_pretrained(tmp_path / "ref")
+    saved = load_file(tmp_path / "out" / "model.safetensors")
+    ref = load_file(tmp_path / "ref" / "model.safetensors")
+    assert saved.keys() == ref.keys() and not any("lora" in k for k in saved)
+    assert max((saved[k] - ref[k]).abs().max().item() for k in ref) < 1e-6
+    from transformers import AutoModelForImageTextToText
+
+    again = AutoModelForImageTextToText.from_pretrained(tmp_path / "out").state_dict()
+    assert max((again[k] - expected[k]).abs().max().item() for k in expected) < 1e-6
+
+
+@pytest.mark.slow
+def test_lora_under_zero3_two_processes_matches_one(tiny_model, tmp_path):
+    """LoRA under the shipped zero3.yaml (2 CPU processes through tests/cpu_dist_launch.py, as the
+    sharded tests in test_ddpo_train.py) saves the same merged checkpoint as one process."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("peft")
+    pytest.importorskip("deepspeed")
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from safetensors.torch import load_file
+
+    from halbench.cli import main
+
+    pkg = Path(__file__).resolve().parents[1] / "reference_models" / "rlhfv"
+    sets = [f"model={tiny_model}", f"ref_cache_dir={tmp_path / 'ref'}", "tensorboard=false"]
+    sets += ["lora=true", "lora_r=4", "learning_rate=0.01", "max_steps=4", "save_steps=0"]
+    flags = [x for kv in sets for x in ("--set", kv)]
+    train = ["-q", "train", "ddpo", "--config", str(pkg / "configs" / "tiny.yaml")]
+    assert main([*train, "--out", str(tmp_path / "one"), *flags]) == 0
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [sys.executable, "-m", "accelerate.commands.launch"]
+    cmd += ["--config_file", str(pkg / "configs" / "accelerate" / "zero3.yaml")]
+    cmd += ["--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no"]
+    cmd += ["--dynamo_backend", "no", "--main_process_port", str(port)]
+    cmd += [str(Path(__file__).parent / "cpu_dist_launch.py")]
+    cmd += [*train, "--out", str(tmp_path / "z3"), *flags]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    env["ACCELERATE_USE_CPU"] = "false"  # as test_ddpo_train's zero3 case
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rec = json.loads((tmp_path / "z3" / "train_record.json").read_text())
+    assert rec["resolved"]["distributed_type"] == "DEEPSPEED"
+    a = load_file(tmp_path / "one" / "model.safetensors")
+    b = load_file(tmp_path / "z3" / "model.safetensors")
+    assert a.keys() == b.keys() and not any("lora" in k for k in b)
+    base = load_file(tiny_model / "model.safetensors")
+    assert any(not torch.equal(base[k], b[k]) for k in b)  # the adapters were merged in
+    assert max((a[k].float() - b[k].float()).abs().max().item() for k in a) < 1e-5

@@ -69,3 +69,44 @@ def stored_reference(
                 )
             out.append([float(v) for v in vals[len(vals) - n :]])
     return ch, rj
+
+
+def merge_lora_state(state: dict[str, Any], peft_model: Any) -> dict[str, Any]:
+    """The merged plain-model state dict from a PEFT model's full (gathered) state dict: for each
+    LoRA layer W + scaling * (B @ A) (computed in float32, stored in W's dtype), keys renamed to
+    the base model's (no ``base_model.model.`` prefix, no ``.base_layer``), adapter tensors
+    dropped. Under ZeRO-3 the modules' own tensors are partitioned on every rank, so PEFT's
+    ``merge_and_unload`` (which merges the modules' tensors) cannot be used; the state dict that
+    ``accelerator.get_state_dict`` gathers is whole."""
+    import torch
+
+    scaling: dict[str, float] = {}
+    for name, mod in peft_model.named_modules():
+        adapters = getattr(mod, "lora_A", None)
+        if adapters is not None and hasattr(adapters, "keys") and "default" in adapters:
+            if getattr(mod, "fan_in_fan_out", False) or getattr(mod, "use_dora", {}).get(
+                "default", False
+            ):
+                raise HalbenchError(f"{name}: only plain LoRA linear layers can be merged here")
+            scaling[name] = float(mod.scaling["default"])
+    merged: dict[str, Any] = {}
+    for key, value in state.items():
+        if ".lora_" in key:
+            continue
+        if key.endswith(".base_layer.weight") and key[: -len(".base_layer.weight")] in scaling:
+            mod = key[: -len(".base_layer.weight")]
+            a = state[f"{mod}.lora_A.default.weight"].to(torch.float32)
+            b = state[f"{mod}.lora_B.default.weight"].to(torch.float32)
+            value = (value.to(torch.float32) + scaling[mod] * (b @ a)).to(value.dtype)
+        merged[key.removeprefix("base_model.model.").replace(".base_layer.", ".")] = value
+    return merged
+
+
+def save_lora_merged(peft_model: Any, state: dict[str, Any], out: Any) -> None:
+    """Save the merged checkpoint from the gathered state dict (every backend: one code path, the
+    one ZeRO-3 needs, tested against PEFT's ``merge_and_unload`` on one process)."""
+    base = peft_model.get_base_model()
+    base.config.use_cache = True
+    base.save_pretrained(
+        out, state_dict=merge_lora_state(state, peft_model), safe_serialization=True
+    )

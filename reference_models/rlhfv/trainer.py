@@ -21,7 +21,7 @@ from halbench.errors import HalbenchError
 from reference_models.rlhfv import checkpoint
 from reference_models.rlhfv.config import TrainConfig
 from reference_models.rlhfv.data import load_preferences
-from reference_models.rlhfv.fidelity import freeze_parts, stored_reference
+from reference_models.rlhfv.fidelity import freeze_parts, save_lora_merged, stored_reference
 from reference_models.rlhfv.inputs import DiffSettings, Encoder, EncodeSettings, token_logps
 from reference_models.rlhfv.loss import ddpo_loss
 from reference_models.rlhfv.run_record import distributed_name, whole_model_load, write_record
@@ -423,11 +423,11 @@ def train(
     unwrapped = accelerator.unwrap_model(model)
     state = accelerator.get_state_dict(model)
     if main:
-        if cfg.lora:
-            unwrapped = unwrapped.merge_and_unload()
-            state = None
-        unwrapped.config.use_cache = True
-        unwrapped.save_pretrained(out, state_dict=state, safe_serialization=True)
+        if cfg.lora:  # merged from the gathered state: ZeRO-3's modules hold only shards
+            save_lora_merged(unwrapped, state, out)
+        else:
+            unwrapped.config.use_cache = True
+            unwrapped.save_pretrained(out, state_dict=state, safe_serialization=True)
         processor.save_pretrained(out)
         checkpoint.fix_modes(list(out.glob("*.safetensors")))  # written through mkstemp (0600)
         geometry = {
