@@ -140,6 +140,12 @@ def add_parser(sub: Any) -> None:
         "bnb_4bit_compute_dtype, use_safetensors, variant (recorded; part of the model "
         "fingerprint)",
     )
+    g.add_argument(
+        "--image-preprocess",
+        choices=("processor", "pad-square"),
+        default="processor",
+        help="hf: pad-square pads to a square with the processor's mean colour first (LLaVA-1.5's expand2square; no crop); processor: the processor alone (CLIP centre-crops)",
+    )
     g.add_argument("--tensor-parallel-size", type=int, default=1, help="vllm: GPUs per model")
     g.add_argument(
         "--data-parallel-size",
@@ -247,6 +253,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         max_model_len=args.max_model_len,
         device_map=args.device_map,
         model_args=parse_model_args(args.model_args),
+        image_preprocess=args.image_preprocess,
     )
     if args.name and len(models) > 1:
         raise HalbenchError("--name names one model: give it to one run at a time")

@@ -45,6 +45,7 @@ class BackendOptions:
     seed: int = 0
     device_map: str | None = None
     model_args: dict[str, Any] = field(default_factory=dict)
+    image_preprocess: str = "processor"  # hf: processor | pad-square (LLaVA-1.5's expand2square)
 
 
 def resolve_backend(model: str, backend: str) -> tuple[str, str]:
@@ -74,6 +75,8 @@ def make_runner(model: str, backend: str, options: BackendOptions, *, load: bool
         raise HalbenchError(
             f"--data-parallel-size is vLLM's engine argument; the {kind} backend has none"
         )
+    if options.image_preprocess != "processor" and kind != "hf":
+        raise HalbenchError(f"--image-preprocess {options.image_preprocess} needs the hf backend")
     if kind == "replay":
         from halbench.runners.replay import ReplayRunner
 
@@ -112,4 +115,5 @@ def make_runner(model: str, backend: str, options: BackendOptions, *, load: bool
         device_map=options.device_map,
         model_args=options.model_args,
         load=load,
+        image_preprocess=options.image_preprocess,
     )

@@ -86,6 +86,26 @@ def load_image(path: Path | None) -> Any:
         raise HalbenchError(f"{path}: cannot read image: {exc}") from None
 
 
+IMAGE_PREPROCESS = ("processor", "pad-square")
+
+
+def pad_to_square(image: Any, processor: Any) -> Any:
+    """LLaVA-1.5's ``expand2square``: centre the image on a square of the processor's mean
+    colour (so a centre crop to a square removes nothing); a square image is returned as is."""
+    from PIL import Image
+
+    width, height = image.size
+    if width == height:
+        return image
+    ip = getattr(processor, "image_processor", processor)
+    mean = getattr(ip, "image_mean", None) or (0.0, 0.0, 0.0)
+    colour = tuple(int(x * 255) for x in mean)
+    side = max(width, height)
+    out = Image.new(image.mode, (side, side), colour)
+    out.paste(image, ((side - width) // 2, (side - height) // 2))
+    return out
+
+
 def check_model_reference(model: str) -> Path | None:
     """A local directory, or None for a hub id; a path that does not exist is an error."""
     p = Path(model).expanduser()
@@ -151,7 +171,13 @@ class HFRunner:
         device_map: str | None = None,
         model_args: dict[str, Any] | None = None,
         load: bool = True,
+        image_preprocess: str = "processor",
     ) -> None:
+        if image_preprocess not in IMAGE_PREPROCESS:
+            raise HalbenchError(
+                f"unknown --image-preprocess {image_preprocess!r} (try {', '.join(IMAGE_PREPROCESS)})"
+            )
+        self.image_preprocess = image_preprocess
         torch, transformers = require_hf()
         from transformers import AutoConfig, AutoModelForImageTextToText
 
@@ -216,7 +242,10 @@ class HFRunner:
                 "+args:"
                 + hashlib.sha256(json.dumps(model_args, sort_keys=True).encode()).hexdigest()[:12]
             )
+        if image_preprocess != "processor":  # part of the answer store's key
+            fingerprint += f"+image_preprocess={image_preprocess}"
         details.update(
+            image_preprocess=image_preprocess,
             model_type=config.model_type,
             device=self.device,
             dtype=str(self.dtype).removeprefix("torch."),
@@ -291,6 +320,8 @@ class HFRunner:
         batches = [requests[i : i + batch_size] for i in range(0, len(requests), batch_size)]
         for batch in track(batches, total=len(batches), desc="generating", unit="batch"):
             images = [load_image(r.image) for r in batch]
+            if self.image_preprocess == "pad-square":
+                images = [im if im is None else pad_to_square(im, self.processor) for im in images]
             inputs = self.adapter.inputs(self.processor, [r.question for r in batch], images)
             inputs = inputs.to(self.device)
             if "pixel_values" in inputs and self.dtype != torch.float32:

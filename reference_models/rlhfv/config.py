@@ -19,6 +19,8 @@ from halbench.errors import HalbenchError, InputError
 
 
 def _f(default: Any, help: str) -> Any:
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"help": help})
     return field(default=default, metadata={"help": help})
 
 
@@ -43,13 +45,30 @@ class TrainConfig:
         False, "allow custom model code from the checkpoint (off unless you ask)"
     )
     gradient_checkpointing: bool = _f(False, "trade compute for activation memory")
+    freeze: list[Literal["vision_tower", "projector"]] = _f(
+        [],
+        "parts that do not train (RLAIF-V's recipe: [vision_tower, projector]): no gradient, no optimizer state",
+    )
+    model_is_muffin: bool = _f(
+        False,
+        "declare `model` a Muffin checkpoint: only then are the log-probs stored in the paper's TSV used as the reference (they are Muffin's); otherwise they are recomputed (train_record.json says which)",
+    )
+    image_preprocess: Literal["processor", "pad-square"] = _f(
+        "processor",
+        "pad-square: pad to a square with the processor's mean colour (LLaVA-1.5's expand2square; the paper uses no cropping); processor: the processor alone (CLIP centre-crops non-square images). Evaluate with the same `halbench run --image-preprocess`",
+    )
     # data
     data: str = _f(
         "",
         "preference data: interchange JSONL, RLHF-V-Dataset parquet (file or directory) or a `datasets` directory; relative paths are relative to the config file",
     )
-    data_format: Literal["auto", "jsonl", "parquet", "hf"] = _f(
-        "auto", "format of `data`; auto detects from the suffix / directory contents"
+    data_format: Literal["auto", "jsonl", "parquet", "hf", "tsv"] = _f(
+        "auto",
+        "format of `data`; auto detects from the suffix / directory contents (tsv: the paper's 1,401-pair RLHF-V TSV, base64 [question, chosen, rejected, logps] rows)",
+    )
+    data_filter: dict[str, Any] | None = _f(
+        None,
+        "select pairs: {origin_split: [names], max_pairs: N}: keep pairs whose origin_split (the model that wrote the answer) is listed, then the first N in file order",
     )
     bad_records: Literal["fail", "skip"] = _f(
         "fail",
@@ -197,6 +216,24 @@ class TrainConfig:
             bad("max_steps", "must be >= 1")
         if self.save_steps < 0:
             bad("save_steps", "must be >= 0")
+        if len(set(self.freeze)) != len(self.freeze):
+            bad("freeze", "lists a part twice")
+        if self.lora and self.freeze:
+            bad("freeze", "LoRA already trains only its adapters: leave freeze empty with lora")
+        if self.data_filter is not None:
+            for key, value in self.data_filter.items():
+                if key == "origin_split":
+                    if not (
+                        isinstance(value, list) and value and all(isinstance(v, str) for v in value)
+                    ):
+                        bad("data_filter", "origin_split must be a non-empty list of names")
+                elif key == "max_pairs":
+                    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                        bad("data_filter", "max_pairs must be an integer >= 1")
+                else:
+                    close = difflib.get_close_matches(str(key), ["origin_split", "max_pairs"], n=1)
+                    hint = f" (did you mean {close[0]!r}?)" if close else ""
+                    bad("data_filter", f"unknown key {key!r}{hint}")
 
 
 def _check_type(value: Any, tp: Any) -> bool:
@@ -207,6 +244,13 @@ def _check_type(value: Any, tp: Any) -> bool:
         return any(_check_type(value, a) for a in typing.get_args(tp))
     if tp is type(None):
         return value is None
+    if origin is list:
+        (arg,) = typing.get_args(tp)
+        return isinstance(value, list) and all(_check_type(v, arg) for v in value)
+    if origin is dict:
+        return isinstance(value, dict) and all(isinstance(k, str) for k in value)
+    if tp is Any:
+        return True
     if tp is float:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if tp is int:
@@ -220,6 +264,10 @@ def _type_name(tp: Any) -> str:
         return " | ".join(repr(a) for a in typing.get_args(tp))
     if origin in (typing.Union, types.UnionType):
         return " | ".join(_type_name(a) for a in typing.get_args(tp))
+    if origin is list:
+        return f"list of ({_type_name(typing.get_args(tp)[0])})"
+    if origin is dict:
+        return "mapping"
     return "null" if tp is type(None) else tp.__name__
 
 
@@ -295,6 +343,7 @@ def config_reference() -> str:
     lines = ["| field | type | default | meaning |", "| --- | --- | --- | --- |"]
     for f in dataclasses.fields(TrainConfig):
         t = _type_name(hints[f.name]).replace("|", "\\|")
-        default = repr(f.default).replace("|", "\\|")
+        value = f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]
+        default = repr(value).replace("|", "\\|")
         lines.append(f"| `{f.name}` | {t} | `{default}` | {f.metadata['help']} |")
     return "\n".join(lines)

@@ -20,9 +20,10 @@ from typing import Any, Literal
 
 from halbench.errors import HalbenchError, InputError
 from halbench.io import describe_type, read_jsonl
+from reference_models.rlhfv.paperdata import read_tsv_rows, select
 
 BadPolicy = Literal["skip", "fail"]
-Format = Literal["auto", "jsonl", "parquet", "hf"]
+Format = Literal["auto", "jsonl", "parquet", "hf", "tsv"]
 
 
 @dataclass
@@ -204,6 +205,11 @@ def read_hf_dir(path: str | Path) -> list[tuple[str, PreferenceRecord]]:
     ]
 
 
+def read_tsv_prefs(path: str | Path) -> list[tuple[str, PreferenceRecord]]:
+    """RLHF-V's TSV (the paper's 1,401 pairs): ``paperdata.read_tsv_rows``."""
+    return [(where, PreferenceRecord(**fields)) for where, fields in read_tsv_rows(path)]
+
+
 def detect_format(path: Path) -> str:
     if path.is_dir():
         if (path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists():
@@ -215,6 +221,8 @@ def detect_format(path: Path) -> str:
         )
     if path.suffix == ".parquet":
         return "parquet"
+    if path.suffix == ".tsv":
+        return "tsv"
     return "jsonl"
 
 
@@ -228,16 +236,30 @@ def checksum(records: Iterable[PreferenceRecord]) -> str:
 
 
 def load_preferences(
-    path: str | Path, *, fmt: Format = "auto", bad_records: BadPolicy = "fail"
+    path: str | Path,
+    *,
+    fmt: Format = "auto",
+    bad_records: BadPolicy = "fail",
+    data_filter: dict[str, Any] | None = None,
 ) -> PreferenceData:
-    """Read, validate and checksum a preference set; bad records skipped or fatal, never silent."""
+    """Read, select (``data_filter``: ``paperdata.select``), validate and checksum a preference
+    set; bad records skipped or fatal, never silent."""
+
     p = Path(path)
     if not p.exists():
         raise InputError(str(p), "file not found")
     kind = detect_format(p) if fmt == "auto" else fmt
-    reader = {"jsonl": read_jsonl_prefs, "parquet": read_parquet_prefs, "hf": read_hf_dir}[kind]
+    reader = {
+        "jsonl": read_jsonl_prefs,
+        "parquet": read_parquet_prefs,
+        "hf": read_hf_dir,
+        "tsv": read_tsv_prefs,
+    }[kind]
+    rows = select(reader(p), data_filter)
+    if data_filter and not rows:
+        raise InputError(str(p), f"data_filter {data_filter} selects no pair")
     kept, bad = [], []
-    for where, rec in reader(p):
+    for where, rec in rows:
         problem = _problem(rec)
         if problem:
             bad.append(BadRecord(rec.id, where, problem))

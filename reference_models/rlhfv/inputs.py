@@ -3,9 +3,18 @@
 * Prompt: ``processor.apply_chat_template([user: image + question], add_generation_prompt=True)``,
   tokenized by the processor together with the image, as ``halbench run`` does at inference
   (so a BOS the tokenizer adds is kept; set ``prompt_special_tokens=False`` to match TRL).
-* Completion: the full rendered conversation minus the prompt prefix (the prefix property is
-  asserted), tokenized with ``add_special_tokens=False``; EOS is appended when the template
-  does not end the turn with it (``append_eos``), as TRL does.
+* Completion: the tokens the full rendered conversation has after the prompt's tokens (both
+  tokenized with ``add_special_tokens=False``; the text-prefix property is asserted), so the
+  answer is tokenized as it follows the prompt (LLaVA-1.5's template puts a space after
+  ``ASSISTANT:``: tokenized alone, a Llama tokenizer's prepended ``▁`` would make a stray token),
+  minus whitespace-only tokens the template adds after the answer (LLaVA-1.5's ``' '``, the tiny
+  template's ``'\n'``). When the prompt's tokens are not a prefix of the conversation's (a merge
+  across the split), the remainder text is tokenized alone and stray whitespace-only tokens are
+  dropped at both ends. EOS is appended when the template does not end the turn with it
+  (``append_eos``), as TRL does.
+* Image: ``image_preprocess`` ``pad-square`` pads to a square with the processor's mean colour
+  (LLaVA-1.5's ``expand2square``) before the processor, so its centre crop removes nothing;
+  ``processor`` leaves the image to the processor (CLIP's processor crops non-square images).
 * Weights: the diff (``diff.py``) of the rejected against the chosen completion ids.
 * Batch: 2B rows [chosen; rejected] in ONE forward, right-padded, vision tensors duplicated;
   weights aligned to the shifted labels (the logit at position t-1 scores token t); only the
@@ -19,6 +28,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from halbench.errors import HalbenchError
+from halbench.runners.hf import pad_to_square
 from reference_models.rlhfv.data import PreferenceRecord
 from reference_models.rlhfv.diff import EditPolicy, corrected_positions
 
@@ -33,6 +43,8 @@ class EncodeSettings:
     max_length: int | None = None
     append_eos: bool = True
     prompt_special_tokens: bool = True
+    image_preprocess: Literal["pad-square", "processor"] = "processor"
+    completion_split: str = "tokens/2"  # the split rule's version (new rule: new cache key)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -52,6 +64,31 @@ class EncodedPair:
     rejected_ids: list[int]
     chosen_corrected: list[int]
     rejected_corrected: list[int]
+
+
+def _blank(tokenizer: Any, ids: list[int], special: set[int]) -> list[bool]:
+    return [i not in special and not tokenizer.decode([i]).strip() for i in ids]
+
+
+def split_completion(tokenizer: Any, prompt: str, full: str, answer: str = "") -> list[int]:
+    """The completion's token ids: see the module docstring."""
+    end = full.rfind(answer, len(prompt)) if answer else -1
+    if end >= 0 and not full[end + len(answer) :].strip():  # whitespace after the answer: cut
+        full = full[: end + len(answer)]
+    special = set(getattr(tokenizer, "all_special_ids", []) or [])
+    p_ids = list(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+    f_ids = list(tokenizer(full, add_special_tokens=False)["input_ids"])
+    if f_ids[: len(p_ids)] == p_ids:
+        ids = f_ids[len(p_ids) :]
+    else:  # a token spans the split: the remainder alone, without stray leading blanks
+        ids = list(tokenizer(full[len(prompt) :], add_special_tokens=False)["input_ids"])
+        blank = _blank(tokenizer, ids, special)
+        while ids and blank[0]:
+            ids, blank = ids[1:], blank[1:]
+    blank = _blank(tokenizer, ids, special)
+    while ids and blank[-1]:  # the template's separator after the answer
+        ids, blank = ids[:-1], blank[:-1]
+    return ids
 
 
 def _messages(question: str, answer: str | None) -> list[dict[str, Any]]:
@@ -90,7 +127,7 @@ class Encoder:
                 "the chat template does not render the prompt as a prefix of the conversation; "
                 "cannot split prompt and completion"
             )
-        ids = self.tokenizer(full[len(prompt) :], add_special_tokens=False)["input_ids"]
+        ids = split_completion(self.tokenizer, prompt, full, answer)
         eos = self.tokenizer.eos_token_id
         if self.settings.append_eos and eos is not None and (not ids or ids[-1] != eos):
             ids = [*ids, eos]
@@ -113,9 +150,15 @@ class Encoder:
             c, r, [k - off for k in cp if k >= off], [k - off for k in rp if k >= off]
         )
 
+    def image(self, rec: PreferenceRecord) -> Any:
+        img = rec.load_image()
+        if self.settings.image_preprocess == "pad-square":
+            img = pad_to_square(img, self.processor)
+        return img
+
     def prompt_inputs(self, rec: PreferenceRecord) -> dict[str, Any]:
         return self.processor(
-            images=[rec.load_image()],
+            images=[self.image(rec)],
             text=[self.prompt_text(rec.question)],
             return_tensors="pt",
             add_special_tokens=self.settings.prompt_special_tokens,
@@ -127,7 +170,7 @@ class Encoder:
         """One processor call for the batch (so model-specific vision tensors are batched the
         processor's way); per record the unpadded token-aligned tensors, plus the vision tensors."""
         enc = self.processor(
-            images=[r.load_image() for r in records],
+            images=[self.image(r) for r in records],
             text=[self.prompt_text(r.question) for r in records],
             return_tensors="pt",
             padding=True,

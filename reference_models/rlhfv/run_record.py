@@ -74,11 +74,12 @@ def write_record(
     beta: float,
     gamma: float,
     ref_dir: Path,
-    ref_stats: dict[str, int],
+    ref_stats: dict[str, Any],
     resume: Path | None,
     command: list[str] | None,
     seconds: float,
     extra: dict[str, Any],
+    recipe: dict[str, Any] | None = None,
 ) -> None:
     from halbench.provenance import git_revision, halbench_version, now_utc, package_versions
 
@@ -88,6 +89,7 @@ def write_record(
         "created_at": now_utc(),
         "config": dataclasses.asdict(cfg),
         "resolved": {"loss": cfg.loss, "beta": beta, "gamma": gamma, **extra},
+        "recipe": recipe or {},
         "data": {
             "source": data.source,
             "checksum": data.checksum,

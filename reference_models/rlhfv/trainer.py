@@ -21,6 +21,7 @@ from halbench.errors import HalbenchError
 from reference_models.rlhfv import checkpoint
 from reference_models.rlhfv.config import TrainConfig
 from reference_models.rlhfv.data import load_preferences
+from reference_models.rlhfv.fidelity import freeze_parts, save_lora_merged, stored_reference
 from reference_models.rlhfv.inputs import DiffSettings, Encoder, EncodeSettings, token_logps
 from reference_models.rlhfv.loss import ddpo_loss
 from reference_models.rlhfv.run_record import distributed_name, whole_model_load, write_record
@@ -210,9 +211,13 @@ def train(
 
             build_tiny_llava(model_path)
         accelerator.wait_for_everyone()
-    data = load_preferences(cfg.data, fmt=cfg.data_format, bad_records=cfg.bad_records)
+    data = load_preferences(
+        cfg.data, fmt=cfg.data_format, bad_records=cfg.bad_records, data_filter=cfg.data_filter
+    )
     processor = AutoProcessor.from_pretrained(cfg.model, trust_remote_code=cfg.trust_remote_code)
-    enc_settings = EncodeSettings(cfg.max_length, cfg.append_eos, cfg.prompt_special_tokens)
+    enc_settings = EncodeSettings(
+        cfg.max_length, cfg.append_eos, cfg.prompt_special_tokens, cfg.image_preprocess
+    )
     encoder = Encoder(
         processor,
         enc_settings,
@@ -266,16 +271,22 @@ def train(
             rj += rows[len(idx) :]
         return ch, rj
 
-    ref_c, ref_r, ref_stats = refcache.load_or_compute(
-        ref_dir,
-        meta,
-        pairs,
-        compute,
-        rank=rank,
-        world=world,
-        barrier=accelerator.wait_for_everyone,
-        track=lambda x: progress.track(x, desc="reference log-probs", unit="shard"),
-    )
+    stored = stored_reference(records, pairs, cfg.model_is_muffin)
+    if isinstance(stored, tuple):
+        ref_c, ref_r = stored
+        ref_stats: dict[str, Any] = {"source": "stored in the data (Muffin's)"}
+    else:
+        ref_c, ref_r, ref_stats = refcache.load_or_compute(
+            ref_dir,
+            meta,
+            pairs,
+            compute,
+            rank=rank,
+            world=world,
+            barrier=accelerator.wait_for_everyone,
+            track=lambda x: progress.track(x, desc="reference log-probs", unit="shard"),
+        )
+        ref_stats["source"] = stored or "computed with the base model"
 
     # -- policy
     if cfg.lora:
@@ -294,6 +305,7 @@ def train(
     if cfg.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model.train()
+    frozen_parts = freeze_parts(model, list(cfg.freeze))
     frozen: list[str] = []
     if str(accelerator.distributed_type).rsplit(".", 1)[-1] in ("FSDP", "DEEPSPEED"):
         from reference_models.rlhfv.unused import params_off_the_graph
@@ -411,11 +423,11 @@ def train(
     unwrapped = accelerator.unwrap_model(model)
     state = accelerator.get_state_dict(model)
     if main:
-        if cfg.lora:
-            unwrapped = unwrapped.merge_and_unload()
-            state = None
-        unwrapped.config.use_cache = True
-        unwrapped.save_pretrained(out, state_dict=state, safe_serialization=True)
+        if cfg.lora:  # merged from the gathered state: ZeRO-3's modules hold only shards
+            save_lora_merged(unwrapped, state, out)
+        else:
+            unwrapped.config.use_cache = True
+            unwrapped.save_pretrained(out, state_dict=state, safe_serialization=True)
         processor.save_pretrained(out)
         checkpoint.fix_modes(list(out.glob("*.safetensors")))  # written through mkstemp (0600)
         geometry = {
@@ -439,6 +451,12 @@ def train(
             command,
             time.perf_counter() - t_start,
             geometry,
+            recipe={
+                "image_preprocess": cfg.image_preprocess,
+                "frozen_parts": frozen_parts,
+                "data_filter": cfg.data_filter,
+                "reference_logps": ref_stats["source"],
+            },
         )
     accelerator.wait_for_everyone()
     accelerator.end_training()
