@@ -301,6 +301,7 @@ def amber_record(
         protocol={
             "scorer": "amber",
             "mode": mode,
+            "alignment": "id",  # every response names its AMBER item
             "threshold": threshold,
             "reference_comparable": mode == "parity"
             and details.get("similarity", {}).get("reference_comparable", True),

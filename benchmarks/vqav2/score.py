@@ -233,6 +233,7 @@ def vqav2_record(
             "scorer": "vqav2",
             "mode": "parity" if normalize == "official" else "normalize-always",
             "normalize": normalize,
+            "alignment": "question_id",  # the official format: every answer names its question
         },
         metrics={
             "accuracy": score.accuracy,
