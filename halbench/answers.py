@@ -251,7 +251,7 @@ Alignment = str
 def align_answers(
     path: str | Path,
     rows: Sequence[tuple[int, Any, T]],
-    item_ids: Sequence[Any],
+    item_ids: Sequence[Any] | None,
     *,
     key: str = "question_id",
     by_position: bool = True,
@@ -268,6 +268,8 @@ def align_answers(
     record has an id are answers matched by line position (as the references do), and
     then the counts must agree; ``by_position=False`` makes the id required.
     ``array``: the records are the elements of a JSON array (errors say ``item K``).
+    ``item_ids=None``: the items are not known here (VQAv2's and AMBER's readers check them
+    against their own data): the same checks of ids, values returned in file order.
     """
 
     def at(index: int) -> str:
@@ -275,7 +277,7 @@ def align_answers(
 
     with_id = [i for i, (_, qid, _) in enumerate(rows) if qid is not None]
     if not with_id:
-        if not by_position:
+        if not by_position or item_ids is None:
             line = rows[0][0] if rows else None
             raise InputError(str(path), f'{at(0)}missing "{key}"', line=line, field=key)
         if len(rows) != len(item_ids):
@@ -295,6 +297,9 @@ def align_answers(
             line=rows[index][0],
             field=key,
         )
+    if item_ids is None:  # ids in file order: each its own slot
+        item_ids = [qid for _, qid, _ in rows if _is_id(qid)]
+        allow_missing = True
     slot = {_id_key(qid): k for k, qid in enumerate(item_ids)}
     out: list[T | None] = [None] * len(item_ids)
     seen: dict[int, int] = {}

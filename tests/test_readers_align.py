@@ -219,3 +219,17 @@ def test_chair_reads_a_json_array_whatever_the_suffix(tmp_path):
     path.write_text(json.dumps(recs, indent=1))  # before: "invalid JSON" on line 1
     got = load_chair_answers(path)
     assert [(a.image_id, a.answer) for a in got] == [(1, "a cat"), (2, "a dog")]
+
+
+def test_vqav2_and_amber_duplicates_go_through_the_one_rule(tmp_path):
+    from benchmarks.amber.score import load_responses
+    from benchmarks.vqav2.score import load_predictions
+
+    path = write_jsonl(
+        tmp_path / "v.jsonl", [{"question_id": 4, "answer": "a"}, {"question_id": 4, "answer": "b"}]
+    )
+    with pytest.raises(InputError, match=r"v\.jsonl:2: question_id 4 is answered twice \(first"):
+        load_predictions(path)
+    (tmp_path / "r.json").write_text(json.dumps([{"id": 3, "response": "x"}] * 2, indent=1))
+    with pytest.raises(InputError, match=r"r\.json:6: item 2: id 3 is answered twice \(first on"):
+        load_responses(tmp_path / "r.json", 10)
