@@ -96,6 +96,21 @@ def load_object_halbench_answers(
     return answers
 
 
+def require_string_questions(path: str | Path, answers: Sequence[Answer]) -> None:
+    """For a scorer that reads the question (Object HalBench's LLM extractor puts it in the
+    judge's prompt): a question that is not a string is an error there, not on the rule path."""
+    for a in answers:
+        name = next((n for n in ("prompt", "question") if n in a.fields), None)
+        if a.question is None and name is not None:
+            raise InputError(
+                str(path),
+                f'"{name}" must be a string for the LLM extractor (its prompt holds it), '
+                f"got {describe_type(a.fields[name])}",
+                line=a.line,
+                field=name,
+            )
+
+
 def answers_alignment(answers: Sequence[Answer]) -> str:
     """How answers were matched with images: ``"id"``, ``"position"`` or ``"item"``."""
     return answers[0].alignment if answers else "item"

@@ -233,3 +233,25 @@ def test_vqav2_and_amber_duplicates_go_through_the_one_rule(tmp_path):
     (tmp_path / "r.json").write_text(json.dumps([{"id": 3, "response": "x"}] * 2, indent=1))
     with pytest.raises(InputError, match=r"r\.json:6: item 2: id 3 is answered twice \(first on"):
         load_responses(tmp_path / "r.json", 10)
+
+
+def test_llm_extractor_reads_the_question_so_a_list_stops_it_before_the_judge(
+    tmp_path, capsys, monkeypatch
+):
+    from .fake_openai import FakeOpenAI
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-x")
+    first = json.loads(CAPS_BOXES.read_text().splitlines()[0])
+    image_id = int(first["image"].split("_")[-1].split(".")[0])
+    recs = [
+        {"image_id": image_id, "prompt": "Describe.", "text": "A man."},
+        {"image_id": image_id, "prompt": MPLUG, "text": "A man riding a horse."},
+    ]
+    path = write_jsonl(tmp_path / "mplug.jsonl", recs)
+    argv = ["-q", "score", "object-halbench", "--answers", str(path), "--coco-annotations"]
+    argv += [str(CAPS_BOXES), "--output", str(tmp_path / "o.json"), "--extractor", "llm"]
+    with FakeOpenAI() as server:
+        assert main([*argv, "--judge-model", "j", "--judge-base-url", server.url]) == 1
+        assert server.requests == []
+    err = capsys.readouterr().err
+    assert f'{path}:2: "prompt" must be a string for the LLM extractor' in err
