@@ -222,7 +222,7 @@ def _from_chair(path: Path, records: Records) -> list[Answer]:
         raise InputError(str(path), '"imgToEval" must be an object')
     answers = []
     for key, rec in records_.items():
-        where_txt = f'imgToEval["{key}"]'
+        where_txt = f"imgToEval[{json.dumps(key)[:80]}]"
         if not isinstance(rec, dict):
             raise InputError(
                 str(path), f"{where_txt}: expected an object, got {describe_type(rec)}"

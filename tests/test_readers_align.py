@@ -255,3 +255,15 @@ def test_llm_extractor_reads_the_question_so_a_list_stops_it_before_the_judge(
         assert server.requests == []
     err = capsys.readouterr().err
     assert f'{path}:2: "prompt" must be a string for the LLM extractor' in err
+
+
+def test_messages_stay_one_short_line(tmp_path):
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps({"imgToEval": {"a\nb": 5}}))
+    with pytest.raises(InputError, match=r'imgToEval\["a\\nb"\]: expected an object') as err:
+        load_object_halbench_answers(path)
+    assert "\n" not in str(err.value)
+    path.write_text(json.dumps({"image_id": "x" * 5000, "prompt": "q", "text": "t"}) + "\n")
+    with pytest.raises(InputError, match=r"got 'x+\.\.\.'$") as err:
+        load_object_halbench_answers(path)
+    assert len(str(err.value)) < len(str(path)) + 250

@@ -118,7 +118,14 @@ def _near_valid(draw, ascii_only: bool) -> str:
             rows[i][key] = draw(st.sampled_from(["\ud800", "a \udfff b"]))
         elif op == "repeat":
             rows.append(dict(rows[i]))
-    if draw(st.booleans()):
+    shape = draw(st.sampled_from(["array", "jsonl", "jsonl", "imgToEval"]))
+    if shape == "imgToEval":  # LisaAnne's CHAIR output, keys of any text
+        keys = draw(st.lists(st.text(max_size=4), min_size=len(rows), max_size=len(rows)))
+        return _dumps(
+            {"imgToEval": {f"{k}{i}": r for i, (k, r) in enumerate(zip(keys, rows, strict=True))}},
+            ascii_only,
+        )
+    if shape == "array":
         return _dumps(rows, ascii_only)
     eol = draw(st.sampled_from(["\n", "\r\n"]))
     return "".join(_dumps(r, ascii_only) + eol for r in rows)
