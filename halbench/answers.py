@@ -343,9 +343,12 @@ def align_answers(
     absent = [item_ids[k] for k in range(len(item_ids)) if k not in seen]
     if extra:
         index, line, qid = extra[0]
+        hint = ""
+        if isinstance(qid, str) and _digits(qid) and ("int", int(qid)) in slot:
+            hint = " (a string: the questions' ids are integers)"
         raise InputError(
             str(path),
-            f"{at(index)}{key} {_show(qid)} is not a question of this benchmark; the answers do "
+            f"{at(index)}{key} {_show(qid)} is not a question of this benchmark{hint}; the answers do "
             f"not match the questions: {len(absent)} missing (e.g. {_some(absent)}), "
             f"{len(extra)} extra (e.g. {_some([e[2] for e in extra])})",
             line=line,
@@ -375,3 +378,7 @@ def _is_id(value: Any) -> bool:
 def _id_key(value: Any) -> tuple[str, Any]:
     """Ids match only with their own type: 3 and "3" differ, True is not 1."""
     return (type(value).__name__, value)
+
+
+def _digits(text: str) -> bool:
+    return 0 < len(text) <= 20 and text.isascii() and text.isdigit()
