@@ -52,7 +52,7 @@ class Answer:
     question: str | None
     fields: dict[str, Any]  # the input record, echoed in the output item
     line: int | None = None  # 1-based line where the record starts (JSONL or JSON array)
-    alignment: str = "item"  # "id" (its own image_id), "position" (question file), "item" (a run)
+    alignment: str = "item"  # "image_id" (its own), "position" (question file), "item" (a run)
 
 
 def clean_answer(text: str) -> str:
@@ -112,7 +112,7 @@ def require_string_questions(path: str | Path, answers: Sequence[Answer]) -> Non
 
 
 def answers_alignment(answers: Sequence[Answer]) -> str:
-    """How answers were matched with images: ``"id"``, ``"position"`` or ``"item"``."""
+    """How answers were matched with images: ``"image_id"``, ``"position"`` or ``"item"``."""
     return answers[0].alignment if answers else "item"
 
 
@@ -186,7 +186,7 @@ def _from_jsonl(
             )
         question = _question(rec, path, where)
         answer = clean_answer(_text_field(rec, ("text", "answer"), path, where))
-        how = "id" if "image_id" in rec else "position"
+        how = "image_id" if "image_id" in rec else "position"
         answers.append(Answer(image_id, answer, question, rec, number, how))
     if question_ids is not None and len(question_ids) != len(answers):
         uses_positions = any("image_id" not in a.fields for a in answers)
@@ -234,7 +234,7 @@ def _from_chair(path: Path, records: Records) -> list[Answer]:
         if not isinstance(caption, str):
             raise InputError(str(path), f'{where_txt}: "caption" must be a string', field="caption")
         # LisaAnne's format: captions are used as they are (no cleaning in the reference).
-        answers.append(Answer(image_id, caption, None, rec, alignment="id"))
+        answers.append(Answer(image_id, caption, None, rec, alignment="image_id"))
     return answers
 
 
@@ -253,7 +253,7 @@ def _from_json(path: Path, records: Records) -> list[Answer]:
             raise InputError(
                 str(path), f"item {index + 1}: {exc.message}", field=exc.field, line=number
             ) from None
-        answers.append(Answer(image_id, answer, question, rec, number, "id"))
+        answers.append(Answer(image_id, answer, question, rec, number, "image_id"))
     return answers
 
 

@@ -210,7 +210,7 @@ def test_object_halbench_scores_list_questions_and_echoes_them(tmp_path):
     rec = ResultRecord.load(out)
     assert rec.n_items == 2 and rec.items[0]["prompt"] == MPLUG
     assert rec.items[1]["question"] == {"odd": 1}
-    assert rec.protocol["alignment"] == "id"
+    assert rec.protocol["alignment"] == "image_id"
     (tmp_path / "m.json").write_text(json.dumps(recs))  # a JSON array: the same
     got = load_object_halbench_answers(tmp_path / "m.json")
     assert got[0].question is None and got[0].fields["prompt"] == MPLUG

@@ -226,7 +226,7 @@ def _caption_jsonl(path: Path, records: Records) -> list[Answer]:
                 line=number,
                 field="caption",
             )
-        answers.append(Answer(image_id, caption, None, rec, number, "id"))
+        answers.append(Answer(image_id, caption, None, rec, number, "image_id"))
     if not answers:
         raise InputError(str(path), "no answers in file (empty file?)")
     return answers
