@@ -139,6 +139,8 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
         raise InputError(str(path), "file not found") from None
     except IsADirectoryError:
         raise InputError(str(path), "is a directory, expected a JSONL file") from None
+    except OSError as exc:  # not a folder on the way, no permission, ...
+        raise InputError(str(path), f"cannot read: {exc.strerror or exc}") from None
     with f:
         yield from _jsonl_rows(path, f)
 
@@ -248,6 +250,8 @@ def read_records(path: str | Path) -> Records:
         raise InputError(str(path), "file not found") from None
     except IsADirectoryError:
         raise InputError(str(path), "is a directory, expected a JSON or JSONL file") from None
+    except OSError as exc:  # not a folder on the way, no permission, ...
+        raise InputError(str(path), f"cannot read: {exc.strerror or exc}") from None
     body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
     stripped = body.lstrip(_WS.encode())
     first = stripped[:1]
@@ -425,6 +429,8 @@ def read_json(path: str | Path) -> Any:
         raise InputError(str(path), "file not found") from None
     except IsADirectoryError:
         raise InputError(str(path), "is a directory, expected a JSON file") from None
+    except OSError as exc:  # not a folder on the way, no permission, ...
+        raise InputError(str(path), f"cannot read: {exc.strerror or exc}") from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

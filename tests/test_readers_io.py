@@ -44,3 +44,10 @@ def test_surrogate_pairs_are_fine_and_read_json_checks_too(tmp_path):
     path.write_bytes(b'{"a": ' + BIG + b"}")
     with pytest.raises(InputError, match=r"f\.json:1: a number of 5000 digits"):
         read_json(path)
+
+
+@pytest.mark.parametrize("reader", [read_records, read_json])
+def test_a_path_that_cannot_be_read_is_an_input_error(tmp_path, reader):
+    (tmp_path / "file").write_text("{}")
+    with pytest.raises(InputError, match=r"file/a\.jsonl: cannot read: Not a directory"):
+        reader(tmp_path / "file" / "a.jsonl")
