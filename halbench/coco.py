@@ -341,10 +341,12 @@ def coco_id_field(rec: dict[str, Any], name: str, path: str | Path, line: int | 
         raise InputError(str(path), f'missing "{name}"', line=line, field=name)
     image_id = parse_coco_id(rec[name])
     if image_id is None:
+        shown = repr(rec[name])
+        shown = shown if len(shown) <= 80 else shown[:76] + "...'"
         raise InputError(
             str(path),
             f'"{name}" must be a COCO image id (an integer, digits, or a file name like '
-            f"COCO_val2014_000000441147.jpg), got {rec[name]!r}",
+            f"COCO_val2014_000000441147.jpg), got {shown}",
             line=line,
             field=name,
         )

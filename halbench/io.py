@@ -187,6 +187,8 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
         raise InputError(str(path), "file not found") from None
     except IsADirectoryError:
         raise InputError(str(path), "is a directory, expected a JSONL file") from None
+    except OSError as exc:  # not a folder on the way, no permission, ...
+        raise InputError(str(path), f"cannot read: {exc.strerror or exc}") from None
     with f:
         yield from _jsonl_rows(path, f)
 
@@ -214,11 +216,48 @@ def _jsonl_rows(path: str | Path, lines: Iterable[bytes]) -> Iterator[tuple[int,
             raise InputError(
                 str(path), f"invalid JSON{hint}: {exc.msg} at column {exc.colno}", line=number
             ) from None
+        except (ValueError, RecursionError):  # a number past Python's digit limit, deep nesting
+            raise _unreadable(path, line, number) from None
         if not isinstance(obj, dict):
             raise InputError(
                 str(path), f"expected a JSON object, got {describe_type(obj)}", line=number
             )
+        _check_unicode(path, line, obj, number)
         yield number, obj
+
+
+_LONG_NUMBER = re.compile(r"\d{4301,}")
+
+
+def _unreadable(path: str | Path, text: str, line: int | None = None) -> InputError:
+    """Valid JSON that Python cannot load: an integer past its digit limit, or nesting past
+    its recursion limit. ``line``: the line ``text`` is (else where the number starts)."""
+    long = _LONG_NUMBER.search(text)
+    if long is None:
+        return InputError(str(path), "JSON nested too deeply to read", line=line or 1)
+    if line is None:
+        line = text.count("\n", 0, long.start()) + 1
+    return InputError(
+        str(path), f"a number of {len(long.group())} digits (at most 4300 can be read)", line=line
+    )
+
+
+_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _check_unicode(path: str | Path, text: str, value: Any, line: int | None) -> None:
+    """A ``\\udXXX`` escape without its pair loads as a lone surrogate, which no output can
+    hold (UTF-8 has no such character): an error here, like bytes that are not UTF-8."""
+    if _SURROGATE.search(text) is None:
+        return
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(
+            str(path),
+            "a \\ud800-\\udfff escape without its pair (a lone surrogate, not valid Unicode)",
+            line=line,
+        ) from None
 
 
 RecordsKind = Literal["array", "object", "jsonl"]
@@ -259,6 +298,8 @@ def read_records(path: str | Path) -> Records:
         raise InputError(str(path), "file not found") from None
     except IsADirectoryError:
         raise InputError(str(path), "is a directory, expected a JSON or JSONL file") from None
+    except OSError as exc:  # not a folder on the way, no permission, ...
+        raise InputError(str(path), f"cannot read: {exc.strerror or exc}") from None
     body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
     stripped = body.lstrip(_WS.encode())
     first = stripped[:1]
@@ -273,6 +314,8 @@ def read_records(path: str | Path) -> Records:
             pass  # reported with its line and column by the JSONL reader
         except json.JSONDecodeError as exc:
             return _object_or_jsonl(path, data, head, exc)
+        except (ValueError, RecursionError):
+            pass  # a number too long or nesting too deep: the JSONL reader says where
         else:
             return Records("jsonl", list(_jsonl_rows(path, io.BytesIO(data))))
     return Records("jsonl", list(_jsonl_rows(path, io.BytesIO(data))))
@@ -336,14 +379,19 @@ def _array_rows(path: str | Path, text: str) -> list[tuple[int, dict[str, Any]]]
             pos += 1
         if text[pos:].strip(_WS):
             raise ValueError
-    except (ValueError, StopIteration, IndexError):
+    except (ValueError, StopIteration, IndexError, RecursionError):
         try:
             json.loads(text)  # the C parser's error says where and what
         except json.JSONDecodeError as exc:
             raise _invalid(path, text, exc, _EXTRA) from None
+        except (ValueError, RecursionError):
+            raise _unreadable(path, text) from None
         raise InputError(str(path), "invalid JSON", line=line) from None  # not reached
     if not_object is not None:
         raise not_object
+    if _SURROGATE.search(text):
+        for number, value in rows:
+            _check_unicode(path, "\\ud800", value, number)
     return rows
 
 
@@ -355,14 +403,18 @@ def _object_or_jsonl(
     text = _decode_all(path, data)
     try:
         obj = json.loads(text)
-    except json.JSONDecodeError as exc:
+    except (ValueError, RecursionError) as exc:
+        if not isinstance(exc, json.JSONDecodeError):
+            raise _unreadable(path, text) from None
         head_text = head.decode("utf-8", errors="replace")
         broken_inside = head_error.pos < len(head_text.rstrip())
         if broken_inside or _second_line_is_object(text):
             list(_jsonl_rows(path, io.BytesIO(data)))  # raises with the line
         raise _invalid(path, text, exc) from None
     start = len(text) - len(text.lstrip(_WS))
-    return Records("object", [(text.count("\n", 0, start) + 1, obj)])
+    number = text.count("\n", 0, start) + 1
+    _check_unicode(path, text, obj, number)
+    return Records("object", [(number, obj)])
 
 
 def _second_line_is_object(text: str) -> bool:
@@ -371,7 +423,7 @@ def _second_line_is_object(text: str) -> bool:
         return False
     try:
         return isinstance(json.loads(lines[0]), dict)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):
         return False
 
 
@@ -425,6 +477,8 @@ def read_json(path: str | Path) -> Any:
         raise InputError(str(path), "file not found") from None
     except IsADirectoryError:
         raise InputError(str(path), "is a directory, expected a JSON file") from None
+    except OSError as exc:  # not a folder on the way, no permission, ...
+        raise InputError(str(path), f"cannot read: {exc.strerror or exc}") from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -433,11 +487,15 @@ def read_json(path: str | Path) -> Any:
             str(path), f"not valid UTF-8 (byte 0x{data[exc.start]:02x})", line=line
         ) from None
     try:
-        return json.loads(text)
+        value = json.loads(text)
+        _check_unicode(path, text, value, None)
+        return value
     except json.JSONDecodeError as exc:
         raise InputError(
             str(path), f"invalid JSON: {exc.msg} at column {exc.colno}", line=exc.lineno
         ) from None
+    except (ValueError, RecursionError):
+        raise _unreadable(path, text) from None
 
 
 # --------------------------------------------------------------------------- checksums

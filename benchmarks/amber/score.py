@@ -26,6 +26,7 @@ from benchmarks.amber.metrics import (
 )
 from benchmarks.amber.similarity import make_similarity
 from halbench import scorers
+from halbench.answers import align_answers
 from halbench.display import pct
 from halbench.errors import HalbenchError, InputError
 from halbench.io import describe_type, file_sha256, read_json, read_records
@@ -53,7 +54,7 @@ def load_responses(path: str | Path, n_annotations: int) -> list[tuple[int, str,
     rows = [(rec, n, records.where(k)) for k, (n, rec) in enumerate(records.rows)]
     if not rows:
         raise InputError(str(p), "no responses in file")
-    out, seen = [], set()
+    out = []
     for rec, line, prefix in rows:
         if not isinstance(rec, dict):
             raise InputError(
@@ -74,9 +75,6 @@ def load_responses(path: str | Path, n_annotations: int) -> list[tuple[int, str,
                 line=line,
                 field="id",
             )
-        if rid in seen:
-            raise InputError(str(p), f"{prefix}id {rid} is answered twice", line=line, field="id")
-        seen.add(rid)
         text = rec.get("response", rec.get("answer", rec.get("text")))
         if not isinstance(text, str):
             raise InputError(
@@ -86,6 +84,9 @@ def load_responses(path: str | Path, n_annotations: int) -> list[tuple[int, str,
                 field="response",
             )
         out.append((rid, text, line))
+    # the one rule (halbench.answers): an item answered twice names its line
+    rows = [(line, rid, text) for rid, text, line in out]
+    align_answers(p, rows, None, key="id", by_position=False, array=records.kind == "array")
     return out
 
 
@@ -301,6 +302,7 @@ def amber_record(
         protocol={
             "scorer": "amber",
             "mode": mode,
+            "alignment": "id",  # every response names its AMBER item
             "threshold": threshold,
             "reference_comparable": mode == "parity"
             and details.get("similarity", {}).get("reference_comparable", True),

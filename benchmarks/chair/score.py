@@ -25,10 +25,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 from halbench import scorers
-from halbench.answers import Answer, load_object_halbench_answers
+from halbench.answers import Answer, answers_alignment, load_object_halbench_answers
 from halbench.coco import ClassSets, GroundTruth, SourceFile, coco_id_field
 from halbench.errors import HalbenchError, InputError
-from halbench.io import atomic_write_json, describe_type, file_sha256, read_json, read_jsonl
+from halbench.io import (
+    Records,
+    atomic_write_json,
+    describe_type,
+    file_sha256,
+    read_json,
+    read_records,
+)
 from halbench.paths import cache_dir
 from halbench.progress import track
 from halbench.provenance import make_provenance, now_utc
@@ -190,31 +197,36 @@ def build_ground_truth(directory: Path, extractor: ChairExtractor) -> dict[int, 
 
 
 def load_answers(path: str | Path, *, questions: str | Path | None = None) -> list[Answer]:
-    """Answers in any format Object HalBench reads, or OPERA's ``{"image_id", "caption"}`` JSONL.
+    """Answers in any format Object HalBench reads, or OPERA's ``{"image_id", "caption"}``
+    records (JSONL or a JSON array, told apart by content).
 
     ``questions``: RLHF-V's question file, for answer files without ``image_id`` (joined by
     line position, as Object HalBench does)."""
     p = Path(path)
-    if p.suffix != ".json":
-        first = next(iter(read_jsonl(p)), None)
-        if first is not None and "caption" in first[1] and not {"text", "answer"} & set(first[1]):
-            return _caption_jsonl(p)
+    records = read_records(p)  # told apart by content, whatever the suffix
+    first = records.rows[0][1] if records.kind != "object" and records.rows else {}
+    if "caption" in first and not {"text", "answer"} & set(first):
+        return _caption_jsonl(p, records)
     return load_object_halbench_answers(p, questions_path=questions, coh="off")
 
 
-def _caption_jsonl(path: Path) -> list[Answer]:
+def _caption_jsonl(path: Path, records: Records) -> list[Answer]:
     answers = []
-    for number, rec in read_jsonl(path):
-        image_id = coco_id_field(rec, "image_id", path, number)
+    for index, (number, rec) in enumerate(records.rows):
+        try:
+            image_id = coco_id_field(rec, "image_id", path, number)
+        except InputError as exc:
+            at = records.where(index)
+            raise InputError(str(path), at + exc.message, line=number, field=exc.field) from None
         caption = rec.get("caption")
         if not isinstance(caption, str):
             raise InputError(
                 str(path),
-                f'"caption" must be a string, got {describe_type(caption)}',
+                f'{records.where(index)}"caption" must be a string, got {describe_type(caption)}',
                 line=number,
                 field="caption",
             )
-        answers.append(Answer(image_id, caption, None, rec, number))
+        answers.append(Answer(image_id, caption, None, rec, number, "image_id"))
     if not answers:
         raise InputError(str(path), "no answers in file (empty file?)")
     return answers
@@ -278,7 +290,11 @@ def score_answers(
     return ResultRecord(
         benchmark=definition(__file__).name,
         benchmark_version=definition(__file__).version,
-        protocol={"extractor": "synonym", "unknown_images": unknown_images},
+        protocol={
+            "extractor": "synonym",
+            "unknown_images": unknown_images,
+            "alignment": answers_alignment(answers),
+        },
         metrics=result.metrics,
         fractions={
             name: Fraction(numerator=result.counts[num], denominator=result.counts[den])

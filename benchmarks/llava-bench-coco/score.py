@@ -22,8 +22,9 @@ from benchmarks.llava_bench_coco.metrics import (
     review_content,
 )
 from halbench import scorers
-from halbench.errors import HalbenchError, InputError
-from halbench.io import file_sha256, read_answer_lines, read_json, read_jsonl
+from halbench.answers import align_answers
+from halbench.errors import HalbenchError
+from halbench.io import answer_lines, file_sha256, read_json, read_jsonl, read_records
 from halbench.judges import JudgeClient, JudgeConfig, JudgeRequest
 from halbench.judges.cli import add_judge_flags, judge_config, print_estimate
 from halbench.provenance import make_provenance, now_utc
@@ -43,18 +44,13 @@ def _resource(name: str) -> Path:
 
 
 def load_answers(path: str | Path, questions: list[dict[str, Any]]) -> tuple[list[str], str]:
-    """Answer texts aligned with the questions: by question_id, or by line position like LLaVA."""
-    texts = read_answer_lines(path, ("text", "answer"))
+    """Answer texts in question order, and how they were matched (``halbench.answers.align_answers``):
+    by ``question_id`` when the lines have one, by line position (like LLaVA) when none has."""
+    records = read_records(path)
+    rows = answer_lines(records, path, ("text", "answer"))
     ids = [q["question_id"] for q in questions]
-    if all(qid is not None for _, qid, _ in texts) and {qid for _, qid, _ in texts} >= set(ids):
-        by_id = {qid: t for _, qid, t in texts}
-        return [by_id[qid] for qid in ids], "question_id"
-    if len(texts) != len(questions):
-        raise InputError(
-            str(path),
-            f"{len(texts)} answers for {len(questions)} questions, and no question_id for every question",
-        )
-    return [t for _, _, t in texts], "position"
+    texts, alignment = align_answers(path, rows, ids, array=records.kind == "array")
+    return [t for t in texts if t is not None], alignment
 
 
 def score_llava_bench(

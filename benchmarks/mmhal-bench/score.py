@@ -23,7 +23,7 @@ from benchmarks.mmhal_bench.mmhal_data import (
     load_template,
 )
 from halbench import scorers
-from halbench.answers import clean_answer
+from halbench.answers import align_answers, clean_answer
 from halbench.errors import InputError
 from halbench.io import (
     answer_lines,
@@ -44,13 +44,14 @@ def load_answers(path: str | Path) -> tuple[dict[int, str], str]:
     """Template index -> cleaned answer, and how they were matched.
 
     A JSON list (LLaVA-RLHF's response file: the template with ``model_answer`` filled)
-    or JSONL lines are merged **by index** like the reference (96 of them); a JSONL file
-    whose every line has an integer ``question_id`` in 0..95 is merged by that id.
+    or JSONL lines are merged **by index** like the reference (96 of them) when no record
+    has a ``question_id``; when they have one (0..95), ids decide
+    (``halbench.answers.align_answers``).
     """
     path = Path(path)
     records = read_records(path)  # a JSON list or JSONL, told apart by content
+    rows: list[tuple[int, Any, str]] = []
     if records.kind == "array":
-        texts = []
         for i, (line, rec) in enumerate(records.rows):
             name = next((f for f in ("model_answer", "text", "answer") if f in rec), None)
             if name is None or not isinstance(rec[name], str):
@@ -60,8 +61,7 @@ def load_answers(path: str | Path) -> tuple[dict[int, str], str]:
                     line=line,
                     field="model_answer",
                 )
-            texts.append(rec[name])
-        rows = [(i + 1, None, t) for i, t in enumerate(texts)]
+            rows.append((line, rec.get("question_id"), rec[name]))
     elif records.kind == "object":
         raise InputError(
             str(path),
@@ -69,19 +69,12 @@ def load_answers(path: str | Path) -> tuple[dict[int, str], str]:
         )
     else:
         rows = answer_lines(records, path, _FIELDS)
-    ids = [qid for _, qid, _ in rows]
-    if all(isinstance(q, int) and not isinstance(q, bool) and 0 <= q < N_QUESTIONS for q in ids):
-        if len(set(ids)) != len(ids):
-            dup = next(q for q in ids if ids.count(q) > 1)
-            raise InputError(str(path), f"question_id {dup} appears twice", field="question_id")
-        return {qid: clean_answer(t) for _, qid, t in rows}, "question_id"
-    if len(rows) != N_QUESTIONS:  # the reference asserts exactly 96 records
-        raise InputError(
-            str(path),
-            f"{len(rows)} answers for {N_QUESTIONS} questions, and no question_id 0..95 on every line "
-            "(answers are matched by line position, as the reference does)",
-        )
-    return {i: clean_answer(t) for i, (_, _, t) in enumerate(rows)}, "position"
+    if not rows:
+        raise InputError(str(path), "no answers in file")
+    texts, how = align_answers(
+        path, rows, range(N_QUESTIONS), allow_missing=True, array=records.kind == "array"
+    )
+    return {i: clean_answer(t) for i, t in enumerate(texts) if t is not None}, how
 
 
 def mmhal_record(

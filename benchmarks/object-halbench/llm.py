@@ -29,7 +29,7 @@ from benchmarks.object_halbench.llm_objects import (
 from benchmarks.object_halbench.metrics import FRACTIONS, aggregate, item_record, score_item
 from benchmarks.object_halbench.objects import SynonymVocabulary
 from benchmarks.object_halbench.synonym import ObjectHalbenchOptions, score_object_halbench_answers
-from halbench.answers import Answer, load_object_halbench_answers
+from halbench.answers import Answer, load_object_halbench_answers, require_string_questions
 from halbench.errors import HalbenchError
 from halbench.io import file_sha256
 from halbench.judges import JudgeClient, JudgeConfig, JudgeRequest
@@ -225,6 +225,7 @@ def score_object_halbench_llm(
     answers = load_object_halbench_answers(
         answers_path, questions_path=options.questions, coh=options.coh
     )
+    require_string_questions(answers_path, answers)
     inputs = [InputFile(path=str(answers_path), sha256=file_sha256(answers_path), role="answers")]
     return score_llm_answers(
         answers, coco_annotations, options, llm, source=str(answers_path), inputs=inputs, **kwargs

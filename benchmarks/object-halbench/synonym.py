@@ -9,7 +9,7 @@ from typing import Literal
 
 from benchmarks.object_halbench.metrics import FRACTIONS, aggregate, item_record, score_item
 from benchmarks.object_halbench.objects import ObjectExtractor, SynonymVocabulary
-from halbench.answers import Answer, CohMode, load_object_halbench_answers
+from halbench.answers import Answer, CohMode, answers_alignment, load_object_halbench_answers
 from halbench.coco import load_ground_truth
 from halbench.errors import InputError
 from halbench.io import file_sha256
@@ -136,6 +136,7 @@ def score_object_halbench_answers(
             "coh": opts.coh,
             "coh_applied": coh_applied,
             "unknown_images": opts.unknown_images,
+            "alignment": answers_alignment(answers),
         },
         metrics=result.metrics,
         fractions={

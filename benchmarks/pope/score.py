@@ -16,9 +16,10 @@ from typing import Any
 
 from benchmarks.pope.metrics import Mode, parse_reference, parse_strict, pope_metrics
 from halbench import scorers
+from halbench.answers import align_answers
 from halbench.display import pct
 from halbench.errors import HalbenchError, InputError
-from halbench.io import describe_type, file_sha256, read_answer_lines, read_jsonl
+from halbench.io import answer_lines, describe_type, file_sha256, read_jsonl, read_records
 from halbench.provenance import make_provenance, now_utc
 from halbench.registry import definition
 from halbench.types import Fraction, InputFile, ResultRecord, UnscoredItem
@@ -61,38 +62,11 @@ def load_questions(path: str | Path) -> list[dict[str, Any]]:
 
 def load_answers(path: str | Path, questions: list[dict[str, Any]]) -> tuple[list[str], str]:
     """Answer texts aligned with ``questions``, and how they were aligned."""
-    texts = read_answer_lines(path, ("answer", "text"))
-    if all(qid is None for _, qid, _ in texts):
-        if len(texts) != len(questions):
-            raise InputError(
-                str(path),
-                f"{len(texts)} answers without question_id for {len(questions)} questions: cannot align",
-            )
-        return [t for _, _, t in texts], "position"
-    by_id: dict[int, str] = {}
-    for number, qid, text in texts:
-        if not isinstance(qid, int) or isinstance(qid, bool):
-            raise InputError(
-                str(path),
-                f'"question_id" must be an integer, got {describe_type(qid)}',
-                line=number,
-                field="question_id",
-            )
-        if qid in by_id:
-            raise InputError(
-                str(path), f"question_id {qid} is answered twice", line=number, field="question_id"
-            )
-        by_id[qid] = text
-    wanted = [q["question_id"] for q in questions]
-    missing = [qid for qid in wanted if qid not in by_id]
-    extra = sorted(set(by_id) - set(wanted))
-    if missing or extra:
-        raise InputError(
-            str(path),
-            f"answers do not match the questions: {len(missing)} missing (e.g. {missing[:5]}), "
-            f"{len(extra)} extra (e.g. {extra[:5]})",
-        )
-    return [by_id[qid] for qid in wanted], "question_id"
+    records = read_records(path)
+    rows = answer_lines(records, path, ("answer", "text"))
+    ids = [q["question_id"] for q in questions]
+    texts, how = align_answers(path, rows, ids, array=records.kind == "array")
+    return [t for t in texts if t is not None], how
 
 
 def score_pope(

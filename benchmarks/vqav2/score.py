@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from benchmarks.vqav2.metrics import Normalize, VqaQuestion, score_vqa
 from halbench import scorers
+from halbench.answers import align_answers
 from halbench.errors import HalbenchError, InputError
 from halbench.io import describe_type, file_sha256, read_json, read_records
 from halbench.provenance import make_provenance, now_utc
@@ -90,13 +91,13 @@ def load_predictions(path: str | Path) -> dict[int, str]:
             'expected a JSON array of {"question_id", "answer"} objects or JSONL, '
             "got one JSON object",
         )
-    rows = [
+    records_ = [
         ({"line": n, "prefix": records.where(k)}, rec) for k, (n, rec) in enumerate(records.rows)
     ]
-    if not rows:
+    if not records_:
         raise InputError(str(p), "no answers in file")
-    preds: dict[int, str] = {}
-    for where, rec in rows:
+    rows: list[tuple[int, int, str]] = []
+    for where, rec in records_:
         prefix, line = where["prefix"], where["line"]
         qid = rec.get("question_id")
         if not isinstance(qid, int) or isinstance(qid, bool):
@@ -118,15 +119,10 @@ def load_predictions(path: str | Path) -> dict[int, str]:
                 line=line,
                 field=name,
             )
-        if qid in preds:
-            raise InputError(
-                str(p),
-                f"{prefix}question_id {qid} is answered twice",
-                line=line,
-                field="question_id",
-            )
-        preds[qid] = rec[name]
-    return preds
+        rows.append((line, qid, rec[name]))
+    # the one rule (halbench.answers): a question answered twice names its line
+    align_answers(p, rows, None, by_position=False, array=records.kind == "array")
+    return {qid: text for _, qid, text in rows}
 
 
 def score_vqav2(
@@ -233,6 +229,7 @@ def vqav2_record(
             "scorer": "vqav2",
             "mode": "parity" if normalize == "official" else "normalize-always",
             "normalize": normalize,
+            "alignment": "question_id",  # the official format: every answer names its question
         },
         metrics={
             "accuracy": score.accuracy,
