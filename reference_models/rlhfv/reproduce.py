@@ -334,6 +334,17 @@ def _train(
 # ---------------------------------------------------------------- the pipeline
 
 
+def _train_inputs(values: dict[str, Any], prepared: dict[str, Any], launch: Launch) -> dict:
+    paths = ("output_dir", "resume_from", "ref_cache_dir", "data", "model")
+    return {
+        "config": {k: v for k, v in values.items() if k not in paths},
+        "data_checksum": prepared["data_checksum"],
+        "base_fingerprint": prepared["base_fingerprint"],
+        "world": launch.world,
+        "distributed": launch.distributed,
+    }
+
+
 def reproduce(opts: ReproduceOptions) -> ReproduceResult:
     preset = load_preset(opts.preset)
     if preset.train is None:
@@ -351,11 +362,19 @@ def reproduce(opts: ReproduceOptions) -> ReproduceResult:
     geo = geometry(preset.train, launch, pairs, known) if pairs else None
     memory = memory_estimate(preset.model_config, preset.train, launch)
     prep_inputs = {"data": _data_source(preset, opts), "base_model": preset.base_model}
+    base_in = train_in = trained_in = None
+    if prepared is not None:
+        base_in = _eval_inputs(preset, opts, prepared["base_model"], prepared["base_fingerprint"])
+        train_in = _train_inputs(train_values(preset, opts, prepared), prepared, launch)
+    trained_m = stages.read("train")
+    if trained_m and trained_m.get("status") == "done":
+        t_out = trained_m["outputs"]
+        trained_in = _eval_inputs(preset, opts, t_out["checkpoint"], t_out["fingerprint"])
     plan = [
         ("prepare", stages.status("prepare", prep_inputs), f"base model {preset.base_model['model']}; preference data {_data_source(preset, opts)[0]}"),
-        ("eval-base", stages.status("eval-base", None if prepared is None else _eval_inputs(preset, opts, prepared["base_model"], prepared["base_fingerprint"])), f"halbench run on {', '.join(preset.benchmarks)} -> {opts.out / 'eval' / 'base'}"),
-        ("train", stages.status("train", None), f"DDPO ({preset.train.get('loss', 'ddpo-paper')}) -> {opts.out / 'train' / str(preset.trained_name)} (resume_from: latest)"),
-        ("eval-trained", stages.status("eval-trained", None), f"the same benchmarks and settings -> {opts.out / 'eval' / 'trained'}"),
+        ("eval-base", stages.status("eval-base", base_in), f"halbench run on {', '.join(preset.benchmarks)} -> {opts.out / 'eval' / 'base'}"),
+        ("train", stages.status("train", train_in), f"DDPO ({preset.train.get('loss', 'ddpo-paper')}) -> {opts.out / 'train' / str(preset.trained_name)} (resume_from: latest)"),
+        ("eval-trained", stages.status("eval-trained", trained_in), f"the same benchmarks and settings -> {opts.out / 'eval' / 'trained'}"),
         ("report", "always", f"linked records, summary.json, leaderboard -> {opts.out / 'leaderboard'}"),
     ]  # fmt: skip
     text = format_plan(preset, plan, launch, geo, memory)
@@ -372,13 +391,7 @@ def reproduce(opts: ReproduceOptions) -> ReproduceResult:
     )
     values = train_values(preset, opts, prepared)
     geometry(preset.train, launch, int(prepared["n_pairs"]), True)  # fail before any training
-    train_in = {
-        "config": {k: v for k, v in values.items() if k not in ("output_dir", "resume_from", "ref_cache_dir", "data", "model")},
-        "data_checksum": prepared["data_checksum"],
-        "base_fingerprint": prepared["base_fingerprint"],
-        "world": launch.world,
-        "distributed": launch.distributed,
-    }  # fmt: skip
+    train_in = _train_inputs(values, prepared, launch)
     trained = stages.run(
         "train",
         train_in,

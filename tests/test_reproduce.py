@@ -1,0 +1,245 @@
+"""``halbench reproduce rlhfv``: the tiny preset end to end (offline, CPU), stage skipping, the
+dry-run plan of every preset (geometry and memory figures computed by hand), and the errors."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from halbench.cli import main
+from halbench.errors import HalbenchError
+from halbench.io import sha256_file
+from reference_models.rlhfv.reproduce import ReproduceOptions, reproduce
+from reference_models.rlhfv.reproduce_plan import (
+    PRESETS_DIR,
+    Launch,
+    geometry,
+    load_preset,
+    memory_estimate,
+    preset_names,
+    read_launch,
+    trainable_params,
+)
+
+ACCEL = (
+    Path(__file__).resolve().parents[1] / "reference_models" / "rlhfv" / "configs" / "accelerate"
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    pytest.importorskip("accelerate")
+    out = tmp_path_factory.mktemp("repro") / "tiny"
+    result = reproduce(ReproduceOptions("tiny", out, command=["test"]))
+    return out, result
+
+
+def test_tiny_preset_end_to_end(tiny_run):
+    out, result = tiny_run
+    assert result.ran == ["prepare", "eval-base", "train", "eval-trained", "report"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["base"], summary["trained"]) == ("tiny-llava-demo", "rlhfv-ddpo-tiny")
+    base = json.loads((out / "records" / "base" / "demo.json").read_text())
+    trained = json.loads((out / "records" / "trained" / "demo.json").read_text())
+    # the relative change is computed from the two records' own metrics
+    for row in summary["metrics"]:
+        b, t = base["metrics"][row["metric"]], trained["metrics"][row["metric"]]
+        assert (row["base"], row["trained"]) == (b, t)
+        assert row["relative_change"] == pytest.approx((t - b) / b)
+    # the trained record links its training run and says what it reproduces
+    details = trained["provenance"]["details"]
+    link = details["trained_from"]
+    record = Path(link["train_record"])
+    assert link["train_record_sha256"] == sha256_file(record)
+    train_record = json.loads(record.read_text())
+    assert link["data_checksum"] == train_record["data"]["checksum"]
+    assert link["steps"] == train_record["resolved"]["steps"] == 12  # 24 pairs / 8 x 4 epochs
+    assert link["config"]["learning_rate"] == 1e-4 and link["n_pairs"] == 24
+    assert link["base_fingerprint"] == train_record["base_model"]["fingerprint"]
+    assert link["loss_curve"] == train_record["loss_curve"]
+    assert details["reproduces"]["preset"] == "tiny"
+    assert details["reproduction"] == {"preset": "tiny", "role": "trained"}
+    assert base["provenance"]["details"]["reproduction"]["role"] == "base"
+    assert "trained_from" not in base["provenance"]["details"]
+    # the same settings for both evaluations
+    assert base["model"]["generation"] == trained["model"]["generation"]
+    # the leaderboard: both rows, the relative change, the paper's rows
+    index = (out / "leaderboard" / "index.html").read_text()
+    assert "tiny-llava-demo" in index and "rlhfv-ddpo-tiny" in index
+    assert "Reproduction (tiny)" in index and "LLaVA-RLHF" in index
+    entry = json.loads((out / "leaderboard-entries" / "reproduction.json").read_text())
+    ours = entry["rows"][0]["values"]
+    assert ours["objhal_resp_rel"] == pytest.approx(100 * summary["metrics"][0]["relative_change"])
+    assert entry["source"]["kind"] == "reproduced"
+    # every stage has a done manifest with its input checksum
+    for stage in ("prepare", "eval-base", "train", "eval-trained"):
+        m = json.loads((out / "stages" / f"{stage}.json").read_text())
+        assert m["status"] == "done" and len(m["inputs_sha256"]) == 64
+
+
+def test_second_run_skips_every_stage(tiny_run):
+    out, _ = tiny_run
+    weights = out / "train" / "rlhfv-ddpo-tiny" / "model.safetensors"
+    answers = out / "eval" / "trained" / "demo" / "answers.jsonl"
+    before = weights.stat().st_mtime_ns, answers.stat().st_mtime_ns
+    result = reproduce(ReproduceOptions("tiny", out, command=["test"]))
+    assert result.skipped == ["prepare", "eval-base", "train", "eval-trained"]
+    assert result.ran == ["report"]
+    assert (weights.stat().st_mtime_ns, answers.stat().st_mtime_ns) == before
+
+
+def test_dry_run_reports_stage_status_and_starts_nothing(tiny_run, tmp_path, capsys):
+    out, _ = tiny_run
+    assert main(["reproduce", "rlhfv", "--preset", "tiny", "--out", str(out), "--dry-run"]) == 0
+    text = capsys.readouterr().out
+    assert "1. prepare       [done: skip]" in text and "3. train         [done: skip]" in text
+    assert "24 pairs (prepared data)" in text
+    fresh = tmp_path / "fresh"
+    assert main(["reproduce", "rlhfv", "--preset", "tiny", "--out", str(fresh), "--dry-run"]) == 0
+    assert "[to do]" in capsys.readouterr().out
+    assert not fresh.exists()
+
+
+def test_train_stage_refuses_changed_inputs(tiny_run, tmp_path):
+    """A started (killed) training run is resumed only with the same inputs."""
+    out, _ = tiny_run
+    copy = tmp_path / "changed"
+    shutil.copytree(out, copy)
+    manifest = copy / "stages" / "train.json"
+    m = json.loads(manifest.read_text())
+    m["status"], m["inputs_sha256"] = "started", "0" * 64
+    manifest.write_text(json.dumps(m))
+    with pytest.raises(HalbenchError, match="stage train: a run with other inputs"):
+        reproduce(ReproduceOptions("tiny", copy))
+
+
+@pytest.mark.parametrize(
+    "name", ["tiny", "llava15-7b-paper", "llava15-7b-2024", "llava15-7b-rlaifv-lora"]
+)
+def test_every_preset_dry_runs_offline(name, tmp_path, capsys):
+    config = [] if name == "tiny" else ["--accelerate-config", str(ACCEL / "zero2.yaml")]
+    argv = ["reproduce", "rlhfv", "--preset", name, "--out", str(tmp_path / "o"), "--dry-run"]
+    assert main([*argv, *config]) == 0
+    text = capsys.readouterr().out
+    assert "batch geometry:" in text and "memory per GPU" in text and "nothing was started" in text
+    assert not (tmp_path / "o").exists()
+
+
+def test_paper_preset_matches_the_papers_update_count():
+    p = load_preset("llava15-7b-paper")
+    t = p.train
+    assert (t["loss"], t["beta"], t["gamma"], t["learning_rate"]) == ("ddpo-paper", 0.5, 5.0, 5e-7)
+    assert (t["global_batch_size"], t["warmup_ratio"]) == (32, 0.1)
+    paper = 1401 // 32 * 7  # 43 full batches per epoch x 7 epochs
+    for pairs in (1401, 5733, 20000):  # whatever the size of the data
+        g = geometry(t, read_launch(ACCEL / "zero2.yaml"), pairs, True)
+        assert g.steps == paper == 301
+        assert (g.world, g.per_device_batch, g.accumulation, g.warmup_steps) == (8, 1, 4, 31)
+
+
+def test_2024_and_lora_presets():
+    r = load_preset("llava15-7b-2024").train
+    assert (r["loss"], r["gamma"], r["beta"], r["global_batch_size"]) == ("ddpo-sum", 1.1, 0.1, 8)
+    g = geometry(r, read_launch(ACCEL / "ddp.yaml"), 5733, False)
+    assert (g.steps, g.warmup_steps, g.accumulation) == (2160, math.ceil(0.03 * 2160), 1)
+    lora = load_preset("llava15-7b-rlaifv-lora").train
+    assert (lora["lora"], lora["lora_r"], lora["lora_alpha"]) == (True, 64, 16)
+    assert (lora["learning_rate"], lora["weight_decay"]) == (1e-5, 0.01)
+
+
+def test_memory_estimate_by_hand():
+    mc = load_preset("llava15-7b-paper").model_config
+    p = 7_063_427_072
+    assert mc["params_total"] == p
+    train = {"dtype": "float32", "mixed_precision": "bf16", "per_device_batch_size": 1}
+    one = memory_estimate(mc, train, Launch())
+    assert one["weights"] == p * 4 and one["gradients"] == p * 4 and one["adam_states"] == p * 8
+    assert one["reference_model"] == 0
+    seq, rows, h = 576 + 256, 2, 4096
+    lm = 34 * seq * rows * h * 32
+    vis = 34 * 577 * rows * 1024 * 24
+    logits = 2 * rows * 256 * 32064 * 4
+    assert one["activations"] == lm + vis + logits
+    # ZeRO-2 on 8 GPUs, bf16: bf16 model, gradients and optimizer (fp32 master + moments) sharded
+    z2 = memory_estimate(mc, train, Launch(8, "DEEPSPEED", 2))
+    assert z2["weights"] == 2 * p and z2["gradients"] == 2 * p / 8
+    assert z2["adam_states"] == 12 * p / 8
+    z3 = memory_estimate(mc, train, Launch(8, "DEEPSPEED", 3))
+    assert z3["weights"] == 2 * p / 8
+    fsdp = memory_estimate(mc, train, Launch(8, "FSDP"))
+    assert (fsdp["weights"], fsdp["gradients"], fsdp["adam_states"]) == (4 * p / 8, 4 * p / 8, p)
+    ckpt = memory_estimate(mc, {**train, "gradient_checkpointing": True}, Launch())
+    assert (
+        ckpt["activations"]
+        == 2 * seq * rows * h * 32 + lm / 32 + 2 * 577 * rows * 1024 * 24 + vis / 24 + logits
+    )
+    # LoRA r 64 on q, k, v, o, gate, up, down of 32 layers (h 4096, intermediate 11008)
+    per_layer = 64 * (4 * (4096 + 4096) + 3 * (4096 + 11008))
+    assert trainable_params(mc, {"lora": True, "lora_r": 64}) == 32 * per_layer == 159_907_840
+
+
+def test_preset_errors(tmp_path, capsys):
+    assert (
+        main(["reproduce", "rlhfv", "--preset", "tinyy", "--out", str(tmp_path), "--dry-run"]) == 1
+    )
+    err = capsys.readouterr().err
+    assert "unknown preset 'tinyy' (did you mean 'tiny'?)" in err and "Traceback" not in err
+    bad = tmp_path / "bad.yaml"
+    raw = yaml.safe_load((PRESETS_DIR / "tiny.yaml").read_text())
+    bad.write_text(yaml.safe_dump({**raw, "benchmarkz": ["demo"]}))
+    assert (
+        main(
+            ["reproduce", "rlhfv", "--preset", str(bad), "--out", str(tmp_path / "o"), "--dry-run"]
+        )
+        == 1
+    )
+    assert "bad.yaml: unknown field 'benchmarkz'" in capsys.readouterr().err
+    assert set(preset_names()) >= {
+        "tiny",
+        "llava15-7b-paper",
+        "llava15-7b-2024",
+        "llava15-7b-rlaifv-lora",
+    }
+
+
+def test_batch_geometry_that_does_not_divide_is_refused(tmp_path, capsys):
+    argv = ["reproduce", "rlhfv", "--preset", "tiny", "--out", str(tmp_path), "--dry-run"]
+    assert main([*argv, "--accelerate-config", str(ACCEL / "zero2.yaml")]) == 1
+    assert (
+        "global_batch_size 8 is not a multiple of per_device_batch_size x processes (4 x 8)"
+        in capsys.readouterr().err
+    )
+
+
+def _data_only_preset(tmp_path: Path, **data) -> Path:
+    """The tiny preset with a hub id as base model (nothing built): prepare checks only data."""
+    raw = yaml.safe_load((PRESETS_DIR / "tiny.yaml").read_text())
+    raw["base_model"] = {"model": "nobody/no-model"}
+    raw["data"] = {
+        **raw["data"],
+        "source": str(PRESETS_DIR.parent.parent / "data" / "tiny_prefs" / "prefs.jsonl"),
+        **data,
+    }
+    path = tmp_path / "preset.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_data_checksum_is_checked(tmp_path):
+    preset = _data_only_preset(tmp_path, sha256="0" * 64)
+    with pytest.raises(HalbenchError, match="differs from the preset's 0000"):
+        reproduce(ReproduceOptions(str(preset), tmp_path / "o"))
+    assert (
+        json.loads((tmp_path / "o" / "stages" / "prepare.json").read_text())["status"] == "started"
+    )
+
+
+def test_missing_data_names_the_flag(tmp_path):
+    preset = _data_only_preset(tmp_path)
+    with pytest.raises(HalbenchError, match="preference data not found"):
+        reproduce(ReproduceOptions(str(preset), tmp_path / "o", data=tmp_path / "nope.jsonl"))
