@@ -119,14 +119,18 @@ def test_train_stage_refuses_changed_inputs(tiny_run, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "name", ["tiny", "llava15-7b-paper", "llava15-7b-2024", "llava15-7b-rlaifv-lora"]
+    "name", ["tiny", "llava15-7b-paper", "llava15-7b-2024", "llava15-7b-rlaifv-lora", "released"]
 )
 def test_every_preset_dry_runs_offline(name, tmp_path, capsys):
     config = [] if name == "tiny" else ["--accelerate-config", str(ACCEL / "zero2.yaml")]
     argv = ["reproduce", "rlhfv", "--preset", name, "--out", str(tmp_path / "o"), "--dry-run"]
     assert main([*argv, *config]) == 0
     text = capsys.readouterr().out
-    assert "batch geometry:" in text and "memory per GPU" in text and "nothing was started" in text
+    if name == "released":  # no training: no geometry, inference memory
+        assert "no training; inference memory: weights 25.50 GiB" in text
+    else:
+        assert "batch geometry:" in text and "memory per GPU" in text
+    assert "nothing was started" in text
     assert not (tmp_path / "o").exists()
 
 
@@ -243,3 +247,61 @@ def test_missing_data_names_the_flag(tmp_path):
     preset = _data_only_preset(tmp_path)
     with pytest.raises(HalbenchError, match="preference data not found"):
         reproduce(ReproduceOptions(str(preset), tmp_path / "o", data=tmp_path / "nope.jsonl"))
+
+
+def test_killed_training_resumes_from_its_last_checkpoint(tiny_run, tmp_path):
+    """Killed after step 8's checkpoint (of 12): the same command continues from it and ends
+    with the weights of the uninterrupted run."""
+    from safetensors.torch import load_file
+
+    out, _ = tiny_run
+    copy = tmp_path / "killed"
+    shutil.copytree(out, copy)
+    run_dir = copy / "train" / "rlhfv-ddpo-tiny"
+    manifest = copy / "stages" / "train.json"
+    m = json.loads(manifest.read_text())
+    m["status"] = "started"
+    manifest.write_text(json.dumps(m))
+    for name in ("model.safetensors", "train_record.json"):
+        (run_dir / name).unlink()
+    lines = (run_dir / "train_log.jsonl").read_text().splitlines()
+    (run_dir / "train_log.jsonl").write_text("\n".join(lines[:8]) + "\n")
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["step-4", "step-8"]
+    result = reproduce(ReproduceOptions("tiny", copy, command=["test"]))
+    assert "train" in result.ran and result.skipped[:2] == ["prepare", "eval-base"]
+    record = json.loads((run_dir / "train_record.json").read_text())
+    assert record["resumed_from"].endswith("step-8")
+    first = load_file(out / "train" / "rlhfv-ddpo-tiny" / "model.safetensors")
+    again = load_file(run_dir / "model.safetensors")
+    assert first.keys() == again.keys()
+    assert all(bool((first[k] == again[k]).all()) for k in first)
+    link = json.loads((copy / "records" / "trained" / "demo.json").read_text())
+    assert link["provenance"]["details"]["trained_from"]["train_record"] == str(
+        run_dir / "train_record.json"
+    )
+
+
+def test_top_level_leaderboard_links_when_the_record_has_them(tiny_run, tmp_path, monkeypatch):
+    """With the leaderboard's record fields (reproduces / trained_from / base_of) they are set."""
+    import halbench.types
+    from reference_models.rlhfv import reproduce_report
+
+    class Linked(halbench.types.ResultRecord):
+        reproduces: str | None = None
+        trained_from: str | None = None
+        base_of: str | None = None
+
+    monkeypatch.setattr(halbench.types, "ResultRecord", Linked)
+    out, _ = tiny_run
+    src = out / "eval" / "trained" / "demo" / "result.json"
+    dest = reproduce_report._link(
+        src, tmp_path / "r.json", {"x": 1}, {"reproduces": "rlhfv-table1:RLHF-V", "base_of": None}
+    )
+    data = json.loads(dest.read_text())
+    assert data["reproduces"] == "rlhfv-table1:RLHF-V" and data["provenance"]["details"]["x"] == 1
+    assert data.get("base_of") is None
+    base_fp = json.loads((out / "eval" / "base" / "demo" / "result.json").read_text())["model"]
+    assert (
+        reproduce_report._fingerprint(out / "eval" / "base" / "demo" / "result.json")
+        == base_fp["fingerprint"]
+    )

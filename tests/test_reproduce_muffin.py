@@ -108,5 +108,37 @@ def test_missing_package_names_the_install_step(monkeypatch):
     monkeypatch.setitem(sys.modules, "muffin", None)
     monkeypatch.setitem(sys.modules, "muffin.eval", None)
     monkeypatch.setitem(sys.modules, "muffin.eval.muffin_vqa", None)
-    with pytest.raises(HalbenchError, match="git clone https://github.com/RLHF-V/RLHF-V"):
+    with pytest.raises(HalbenchError, match="https://github.com/RLHF-V/RLHF-V#install"):
         make_runner("Yirany/RLHF-V", "muffin", BackendOptions())
+
+
+def test_released_preset_end_to_end_with_the_stand_in(monkeypatch, tmp_path):
+    """The released preset (no training) runs eval-base, eval-trained and report."""
+    import yaml
+
+    from reference_models.rlhfv.reproduce import ReproduceOptions, reproduce
+    from reference_models.rlhfv.reproduce_plan import PRESETS_DIR
+
+    pytest.importorskip("torch")
+    fake = _Fake()
+    fake.install(monkeypatch)
+    raw = yaml.safe_load((PRESETS_DIR / "released.yaml").read_text())
+    preset = tmp_path / "released-demo.yaml"
+    preset.write_text(yaml.safe_dump({**raw, "benchmarks": ["demo"]}))
+    result = reproduce(ReproduceOptions(str(preset), tmp_path / "out"))
+    assert result.ran == ["eval-base", "eval-trained", "report"]
+    assert [i[0] for i in fake.init] == ["Yirany/RLHF-V_v0_SFT", "openbmb/RLHF-V_v0"]
+    assert {kw["num_beams"] for kw in fake.generate_kwargs} == {3}
+    assert {kw["max_new_tokens"] for kw in fake.generate_kwargs} == {256}
+    summary = result.summary
+    assert (summary["base"], summary["trained"]) == ("Yirany/RLHF-V_v0_SFT", "openbmb/RLHF-V_v0")
+    assert summary["train_record"] is None
+    import json
+
+    rec = json.loads((tmp_path / "out" / "records" / "trained" / "demo.json").read_text())
+    link = rec["provenance"]["details"]["trained_from"]
+    assert link["base_model"] == "Yirany/RLHF-V_v0_SFT" and link["train_record"] is None
+    assert rec["model"]["backend"] == "muffin"
+    assert (tmp_path / "out" / "leaderboard" / "index.html").exists()
+    again = reproduce(ReproduceOptions(str(preset), tmp_path / "out"))
+    assert again.skipped == ["eval-base", "eval-trained"]

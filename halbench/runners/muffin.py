@@ -1,8 +1,8 @@
 """Muffin backend (``--backend muffin``): RLHF-V's released checkpoints and their SFT base.
 
 Muffin (BEiT-3 + Vicuna-13B) does not load with transformers' auto classes. This runner drives
-the Muffin package's own inference code, installed by the user from RLHF-V's repository
-(``git clone https://github.com/RLHF-V/RLHF-V && pip install -e RLHF-V``):
+the Muffin package's own inference code, which the user installs as RLHF-V's README says
+(https://github.com/RLHF-V/RLHF-V#install, which points to https://github.com/thunlp/muffin#install):
 
 - ``muffin.eval.muffin_vqa.init_muffin(path)`` -> ``(model, image_transform, image_token_len,
   tokenizer)`` (loads the weights, adds the image patch tokens, the eval transform);
@@ -29,9 +29,9 @@ from halbench.runners.base import GenerationSettings, ModelInfo, Request
 from halbench.runners.hf import check_model_reference, load_image, local_fingerprint
 
 INSTALL = (
-    "the 'muffin' backend needs the Muffin package from RLHF-V's repository: "
-    "git clone https://github.com/RLHF-V/RLHF-V && pip install -e RLHF-V "
-    "(it also needs a CUDA GPU)"
+    "the 'muffin' backend needs the Muffin package (RLHF-V's inference code): install it as "
+    "https://github.com/RLHF-V/RLHF-V#install says (https://github.com/thunlp/muffin#install); "
+    "it needs a CUDA GPU"
 )
 STOP = "###"
 

@@ -348,9 +348,7 @@ def _train_inputs(values: dict[str, Any], prepared: dict[str, Any], launch: Laun
 def reproduce(opts: ReproduceOptions) -> ReproduceResult:
     preset = load_preset(opts.preset)
     if preset.train is None:
-        raise HalbenchError(
-            f"preset {preset.name}: evaluation-only presets (no train block) are not runnable yet"
-        )
+        return _reproduce_released(preset, opts)
     launch = read_launch(opts.accelerate_config)
     stages = Stages(opts.out)
     prepared_m = stages.read("prepare")
@@ -407,6 +405,47 @@ def reproduce(opts: ReproduceOptions) -> ReproduceResult:
         result,
     )
     report = report_stage(preset, opts.out, opts.entries_dir, prepared, base, trained, trained_eval)
+    result.ran.append("report")
+    result.summary = json.loads(Path(report["summary"]).read_text(encoding="utf-8"))
+    result.leaderboard = Path(report["leaderboard"])
+    return result
+
+
+def _reproduce_released(preset: Preset, opts: ReproduceOptions) -> ReproduceResult:
+    """An evaluation-only preset: the base model and a released trained model, no training."""
+    from reference_models.rlhfv.reproduce_plan import GIB
+
+    if not preset.released_model:
+        raise InputError(
+            str(preset.path), "released_model: required without train", field="released_model"
+        )
+    released = str(preset.released_model["model"])
+    stages = Stages(opts.out)
+    base_m, rel_m = preset.base_model["model"], released
+    fp = lambda m: _local_fingerprint(Path(m)) if Path(m).is_dir() else f"hub:{m}@main"  # noqa: E731
+    base_in = _eval_inputs(preset, opts, base_m, fp(base_m))
+    rel_in = _eval_inputs(preset, opts, rel_m, fp(rel_m))
+    weights = preset.model_config["params_total"] * 2 / GIB
+    plan = [
+        ("eval-base", stages.status("eval-base", base_in), f"{base_m} ({preset.backend}) on {', '.join(preset.benchmarks)} -> {opts.out / 'eval' / 'base'}"),
+        ("eval-trained", stages.status("eval-trained", rel_in), f"{rel_m} (released; not trained here), same settings -> {opts.out / 'eval' / 'trained'}"),
+        ("report", "always", f"linked records, summary.json, leaderboard -> {opts.out / 'leaderboard'}"),
+    ]  # fmt: skip
+    text = format_plan(preset, plan, Launch(), None, None)
+    text = text.replace(
+        "\n--dry-run:",
+        f"\nno training; inference memory: weights {weights:.2f} GiB in float16 + activations\n\n--dry-run:",
+    )
+    result = ReproduceResult(opts.out, text)
+    if opts.dry_run:
+        return result
+    base = stages.run("eval-base", base_in, lambda: _evaluate(preset, opts, base_m, "base"), result)
+    rel = stages.run(
+        "eval-trained", rel_in, lambda: _evaluate(preset, opts, rel_m, "trained"), result
+    )
+    prepared = {"base_model": base_m, "base_fingerprint": base_in["fingerprint"]}
+    trained = {"checkpoint": rel_m, "fingerprint": rel_in["fingerprint"]}
+    report = report_stage(preset, opts.out, opts.entries_dir, prepared, base, trained, rel)
     result.ran.append("report")
     result.summary = json.loads(Path(report["summary"]).read_text(encoding="utf-8"))
     result.leaderboard = Path(report["leaderboard"])

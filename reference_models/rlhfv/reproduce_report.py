@@ -1,8 +1,11 @@
 """Stage 5 of ``halbench reproduce rlhfv``: link the records, measure the relative change, build
 the leaderboard.
 
-Record fields written (``provenance.details`` of the copies in ``OUT/records/``, until the
-leaderboard defines its own): every trained record gets ``reproduces`` (preset, description,
+Record fields written in the copies in ``OUT/records/``. Top level, where ``ResultRecord`` has
+them (the leaderboard's links, docs/leaderboard.md): ``reproduces`` = ``"ENTRY:ROW"`` from the
+preset (``rlhfv-table1:RLHF-V``) on trained records, ``trained_from`` = the base record's model
+fingerprint, ``base_of`` = the trained record's model fingerprint on base records. In
+``provenance.details`` (always): every trained record gets ``reproduces`` (preset, description,
 citation, ``paper_row``, ``paper_base_row``, ``base_row``) and ``trained_from`` (base model and
 fingerprint, the base records, the training record and its sha256, the DDPO config and resolved
 values, data source and checksum, pairs, steps, loss-curve summary); every record gets
@@ -22,11 +25,24 @@ from reference_models.rlhfv.reproduce_plan import Preset
 RLHFV_DIR = Path(__file__).parent
 
 
-def _link(record_path: Path, dest: Path, details: dict[str, Any]) -> Path:
+def _fingerprint(record_path: str | Path) -> str | None:
+    from halbench.types import ResultRecord
+
+    model = ResultRecord.load(record_path).model or {}
+    return model.get("fingerprint")
+
+
+def _link(record_path: Path, dest: Path, details: dict[str, Any], top: dict[str, Any]) -> Path:
+    """A copy of a record with ``details`` in ``provenance.details`` and, where this halbench's
+    record has them (the leaderboard's ``reproduces`` / ``trained_from`` / ``base_of``), the
+    top-level links in ``top``."""
     from halbench.types import ResultRecord
 
     rec = ResultRecord.load(record_path)
     rec.provenance.details.update(details)
+    for key, value in top.items():
+        if key in type(rec).model_fields and value is not None:
+            setattr(rec, key, value)
     atomic_write_text(dest, rec.to_json())
     return dest
 
@@ -135,14 +151,15 @@ def report_stage(
 ) -> dict[str, str]:
     from halbench.leaderboard.build import build_site
 
-    train_info = json.loads(Path(trained["train_record"]).read_text(encoding="utf-8"))
+    record_file = trained.get("train_record")  # None: a released model, not trained here
+    train_info = json.loads(Path(record_file).read_text(encoding="utf-8")) if record_file else {}
     reproduces = {"preset": preset.name, "description": preset.description, **preset.reproduces}
     trained_from = {
         "base_model": prepared["base_model"],
         "base_fingerprint": prepared["base_fingerprint"],
         "base_records": base["records"],
-        "train_record": trained["train_record"],
-        "train_record_sha256": trained["train_record_sha256"],
+        "train_record": record_file,
+        "train_record_sha256": trained.get("train_record_sha256"),
         "config": train_info.get("config"),
         "resolved": train_info.get("resolved"),
         "data_source": prepared.get("data"),
@@ -154,16 +171,23 @@ def report_stage(
     records_dir = out / "records"
     rows: list[dict[str, Any]] = []
     for bench, path in trained_eval["records"].items():
+        entry, row = preset.reproduces.get("entry"), preset.reproduces.get("paper_row")
         b = _link(Path(base["records"][bench]), records_dir / "base" / f"{bench}.json",
-                  {"reproduction": {"preset": preset.name, "role": "base"}})  # fmt: skip
+                  {"reproduction": {"preset": preset.name, "role": "base"}},
+                  {"base_of": _fingerprint(path)})  # fmt: skip
         t = _link(Path(path), records_dir / "trained" / f"{bench}.json",
                   {"reproduces": reproduces, "trained_from": trained_from,
-                   "reproduction": {"preset": preset.name, "role": "trained"}})  # fmt: skip
+                   "reproduction": {"preset": preset.name, "role": "trained"}},
+                  {"reproduces": f"{entry}:{row}" if entry and row else None,
+                   "trained_from": _fingerprint(base["records"][bench])})  # fmt: skip
         rows += _metric_rows(b, t)
-    labels = (Path(prepared["base_model"]).name if Path(prepared["base_model"]).is_dir() else prepared["base_model"],
-              Path(trained["checkpoint"]).name)  # fmt: skip
+
+    def label(model: str) -> str:
+        return Path(model).name if Path(model).is_dir() else model
+
+    labels = (label(prepared["base_model"]), label(trained["checkpoint"]))
     summary = {"preset": preset.name, "reproduces": reproduces, "base": labels[0], "trained": labels[1],
-               "train_record": trained["train_record"], "metrics": rows}  # fmt: skip
+               "train_record": record_file, "metrics": rows}  # fmt: skip
     atomic_write_json(out / "summary.json", summary)
     entries = _entries(preset, out, entries_dir, rows, labels)
     site = build_site(entries, [records_dir], out / "leaderboard")
