@@ -31,8 +31,20 @@ ACCEL = (
 )
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One torch thread: on a shared machine torch's default (one per core) is several times
+    slower (building the demo model: 110 s wall with the default, 15 s with one thread, load
+    11), and a resumed run must use the threads of the first to end with equal weights."""
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
+def tiny_run(one_thread, tmp_path_factory):
     pytest.importorskip("accelerate")
     out = tmp_path_factory.mktemp("repro") / "tiny"
     result = reproduce(ReproduceOptions("tiny", out, command=["test"]))
