@@ -317,3 +317,28 @@ def test_top_level_leaderboard_links_when_the_record_has_them(tiny_run, tmp_path
         reproduce_report._fingerprint(out / "eval" / "base" / "demo" / "result.json")
         == base_fp["fingerprint"]
     )
+
+
+def test_training_under_accelerate_launch(tiny_run, tmp_path, monkeypatch):
+    """--accelerate-config: the train stage runs `accelerate launch ... -m halbench train ddpo`
+    with the resolved config written to OUT/train/ddpo-config.yaml."""
+    out, _ = tiny_run
+    copy = tmp_path / "launched"
+    shutil.copytree(out, copy)
+    (copy / "stages" / "train.json").unlink()
+    shutil.rmtree(copy / "train")
+    accel = tmp_path / "one-cpu.yaml"
+    accel.write_text(
+        "compute_environment: LOCAL_MACHINE\ndistributed_type: 'NO'\nmixed_precision: 'no'\n"
+        "num_machines: 1\nnum_processes: 1\nuse_cpu: true\nmachine_rank: 0\n"
+    )
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    result = reproduce(ReproduceOptions("tiny", copy, accelerate_config=accel, command=["test"]))
+    assert "train" in result.ran and "eval-trained" in result.ran
+    config = yaml.safe_load((copy / "train" / "ddpo-config.yaml").read_text())
+    assert config["resume_from"] == "latest" and config["output_dir"] == str(
+        copy / "train" / "rlhfv-ddpo-tiny"
+    )
+    record = json.loads((copy / "train" / "rlhfv-ddpo-tiny" / "train_record.json").read_text())
+    assert record["command"][-2:] == ["--config", str(copy / "train" / "ddpo-config.yaml")]
+    assert record["resolved"]["steps"] == 12
