@@ -37,6 +37,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The parser; ``argv`` says which benchmark's flags to load (only that one is imported)."""
     from halbench.annotate.cli import add_parser as add_annotate
     from reference_models.rlhfv.cli import add_parser as add_train
+    from reference_models.rlhfv.reproduce_cli import add_parser as add_reproduce
 
     words = positionals(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(
@@ -55,6 +56,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     leaderboard.add_parser(sub)
     add_annotate(sub)
     add_train(sub)
+    add_reproduce(sub)
     tools.add_parsers(sub, words)
     forbid_repeats(parser)  # a single-valued flag given twice is an error, never an override
     return parser

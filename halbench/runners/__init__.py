@@ -13,7 +13,7 @@ from typing import Any
 from halbench.errors import HalbenchError
 from halbench.runners.base import GenerationSettings, ModelInfo, Request, Runner
 
-BACKENDS = ("auto", "hf", "vllm", "openai", "replay")
+BACKENDS = ("auto", "hf", "vllm", "openai", "replay", "muffin")
 
 __all__ = [
     "BACKENDS",
@@ -104,6 +104,10 @@ def make_runner(model: str, backend: str, options: BackendOptions, *, load: bool
             seed=options.seed,
             load=load,
         )
+    if kind == "muffin":
+        from halbench.runners.muffin import MuffinRunner
+
+        return MuffinRunner(ref, device=options.device, seed=options.seed)
     from halbench.runners.hf import HFRunner
 
     return HFRunner(
