@@ -15,8 +15,8 @@ import pytest
 
 from halbench.cli import build_parser, main
 from halbench.cli.score import scorable
+from halbench.destinations import check_writable_dir, check_writable_file
 from halbench.errors import InputError
-from halbench.io import check_writable_dir, check_writable_file
 
 from .fake_openai import FakeOpenAI
 

@@ -235,7 +235,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     import sys
 
     from halbench.annotate.report import build_report
-    from halbench.io import atomic_write_text, check_writable_dir, check_writable_file
+    from halbench.destinations import check_writable_dir, check_writable_file
+    from halbench.io import atomic_write_text
 
     if args.output is not None:  # before the store is read
         check_writable_file(args.output, "--output")
@@ -268,7 +269,7 @@ def _cmd_prelabel(args: argparse.Namespace) -> int:
 
 def _cmd_export(args: argparse.Namespace) -> int:
     from halbench.annotate.export import export_ddpo
-    from halbench.io import check_writable_file
+    from halbench.destinations import check_writable_file
 
     check_writable_file(args.output, "--output")  # before the store is read
     done = export_ddpo(args.db, args.output)

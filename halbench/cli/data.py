@@ -80,7 +80,7 @@ def _add_benchmark(bsub: Any, bench: registry.Benchmark) -> None:
 
 
 def _cmd_prepare(args: argparse.Namespace) -> int:
-    from halbench.io import check_writable_dir
+    from halbench.destinations import check_writable_dir
     from halbench.prepare import FRAMEWORK_OPTIONS
 
     check_writable_dir(args.bench.data_dir(args.data_dir), "--data-dir")  # before slow work

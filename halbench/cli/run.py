@@ -229,7 +229,7 @@ def check_models(configs: list[Any]) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from halbench.io import check_writable_dir
+    from halbench.destinations import check_writable_dir
     from halbench.redact import redact
     from halbench.run import RunConfig, default_out, run
     from halbench.runners import BackendOptions

@@ -68,7 +68,7 @@ def _add_benchmark(ssub: Any, bench: registry.Benchmark) -> None:
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
-    from halbench.io import check_writable_file
+    from halbench.destinations import check_writable_file
 
     mod = args.score_module
     check_writable_file(args.output, "--output")  # before the answers are read or judged

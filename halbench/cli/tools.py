@@ -107,7 +107,7 @@ def _add_export(sub: Any, words: list[str]) -> None:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from halbench.io import check_writable_file
+    from halbench.destinations import check_writable_file
 
     if getattr(args, "output", None) is not None:  # before the answers are read
         check_writable_file(args.output, "--output")
@@ -130,7 +130,7 @@ def _cmd_benchmarks(args: argparse.Namespace) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from halbench.cli.common import argv
-    from halbench.io import check_writable_dir
+    from halbench.destinations import check_writable_dir
 
     check_writable_dir(args.out, "--out")  # before the model is built
     result = (

@@ -15,8 +15,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from halbench.destinations import check_writable_dir
 from halbench.errors import InputError
-from halbench.io import atomic_write_text, check_writable_dir, make_temp_dir, replace_dir
+from halbench.io import atomic_write_text, make_temp_dir, replace_dir
 from halbench.leaderboard import compare, export
 from halbench.leaderboard.data import (
     OUTSIDE_NOTE,

@@ -85,7 +85,7 @@ def _cmd_train_ddpo(args: argparse.Namespace) -> int:
     if not config.exists() and shipped.exists():  # `--config tiny`: a shipped config by name
         config = shipped
     cfg = load_config(config, overrides)
-    from halbench.io import check_writable_dir
+    from halbench.destinations import check_writable_dir
 
     # before the model loads
     check_writable_dir(cfg.output_dir, "--out" if args.output_dir else "output_dir (--config)")
