@@ -164,5 +164,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         command=argv(),
     )
     outcomes = run(config)
-    print(display.format_run_summary(outcomes))
+    if not any(o.rank for o in outcomes):  # data parallel: rank 0 alone prints the summary
+        print(display.format_run_summary(outcomes))
     return 3 if any(o.failed for o in outcomes) else 0
