@@ -130,12 +130,15 @@ class Ranks:
         )
 
     def device(self, requested: str | None) -> str | None:
-        """The device for this rank's model: ``cuda:LOCAL_RANK`` when CUDA is the choice."""
+        """This rank's device when CUDA is the choice: ``cuda:LOCAL_RANK`` (modulo the GPU count:
+        more processes than GPUs share them)."""
         if not self.active or requested not in (None, "cuda"):
             return requested
         import torch
 
-        return f"cuda:{self.local_rank}" if torch.cuda.is_available() else requested
+        if not torch.cuda.is_available():
+            return requested
+        return f"cuda:{self.local_rank % torch.cuda.device_count()}"
 
     def broadcast(self, obj: Any, what: str) -> Any:
         """Rank 0's ``obj`` on every rank."""

@@ -130,6 +130,25 @@ def test_shard_keeps_one_process_batches():
     assert distributed.shard(items, 4, 0, 1) == items
 
 
+def test_each_rank_takes_its_local_gpu(monkeypatch):
+    import torch
+
+    ranks = distributed.Ranks.__new__(distributed.Ranks)
+    ranks.world_size, ranks.local_rank = 4, 3
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 8)
+    assert [ranks.device(d) for d in (None, "cuda", "cpu", "cuda:5")] == [
+        "cuda:3",
+        "cuda:3",
+        "cpu",
+        "cuda:5",
+    ]
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert ranks.device(None) == "cuda:1"
+    ranks.world_size = 1
+    assert ranks.device(None) is None
+
+
 def test_accelerate_launch_two_processes_match_one(tiny_model, reference):
     bench, one = reference
     out = one.parent / "accelerate"
