@@ -162,10 +162,12 @@ def run(config: RunConfig) -> list[BenchmarkOutcome]:
     missing answers, rank 0 alone writes answers.jsonl and result.json, and every rank returns
     rank 0's outcomes (``rank`` tells them apart) so that all of them exit alike.
     """
-    planned = plan(config)
-    out = config.out or default_out(config.model)
+    # join the other ranks first: a rank that stops on a mistake (say, data missing on its
+    # node) then makes the others stop at their next meeting point, not at the join's timeout
     ranks = distributed.Ranks(config.dist_timeout_s)
     try:
+        planned = plan(config)
+        out = config.out or default_out(config.model)
         return _run_ranks(config, planned, out, ranks)
     finally:
         ranks.close()

@@ -130,6 +130,30 @@ def test_shard_keeps_one_process_batches():
     assert distributed.shard(items, 4, 0, 1) == items
 
 
+def test_rank_stores_merge_into_the_store(tmp_path):
+    from halbench.errors import HalbenchError
+
+    main = AnswerStore(tmp_path / "answers.sqlite")
+    main.register("k", {"b": 1})
+    main.put("k", "a", "p", "kept")
+    rank1 = AnswerStore(distributed.rank_store_path(tmp_path, 1))
+    rank1.register("k", {"b": 1})
+    rank1.put("k", "a", "p", "other")  # already in the store: the store's answer stays
+    rank1.put("k", "b", "p", "new")
+    rank1.close()
+    assert distributed.merge_rank_stores(main, tmp_path) == 1
+    assert main.get("k", [("a", "p"), ("b", "p")]) == {"a": "kept", "b": "new"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "answers.sqlite",
+        "answers.sqlite-shm",
+        "answers.sqlite-wal",
+    ]
+    (tmp_path / "answers.rank2.sqlite").write_text("not a database")
+    with pytest.raises(HalbenchError, match=r"answers.rank2.sqlite: .*answer store"):
+        distributed.merge_rank_stores(main, tmp_path)
+    main.close()
+
+
 def test_each_rank_takes_its_local_gpu(monkeypatch):
     import torch
 
