@@ -46,11 +46,15 @@ def reference(tiny_model, tmp_path_factory):
     """A custom benchmark and its one-process run."""
     root = tmp_path_factory.mktemp("dist")
     bench = make_benchmark(root / "dist-bench", N_ITEMS)
-    run(RunConfig(model=str(tiny_model), benchmarks=[str(bench)], out=root / "one", batch_size=2))
+    run(
+        RunConfig(
+            model=str(tiny_model), benchmarks=[str(bench), "demo"], out=root / "one", batch_size=2
+        )
+    )
     return bench, root / "one"
 
 
-def _args(tiny_model: Path, bench: Path, out: Path, *extra: str) -> list[str]:
+def _args(tiny_model: Path, bench: Path | str, out: Path, *extra: str) -> list[str]:
     return [
         "-q",
         "run",
@@ -70,7 +74,7 @@ def _check(proc: subprocess.CompletedProcess, code: int = 0) -> None:
     assert proc.returncode == code, proc.stdout[-2000:] + proc.stderr[-4000:]
 
 
-def _same_as_reference(out: Path, one: Path, name: str) -> dict:
+def _same_as_reference(out: Path, one: Path, name: str, n: int = N_ITEMS) -> dict:
     """answers.jsonl byte for byte; result.json equal but for timings and provenance."""
     assert (out / name / "answers.jsonl").read_bytes() == (
         one / name / "answers.jsonl"
@@ -81,12 +85,12 @@ def _same_as_reference(out: Path, one: Path, name: str) -> dict:
     run1 = one_rec.pop("provenance")["details"]["run"]
     assert two_rec == one_rec  # metrics, fractions, items, unscored, model, protocol
     assert run1["world_size"] == 1 and run2["world_size"] == 2
-    assert run2["items"] == N_ITEMS and run2["failed"] == 0
+    assert run2["items"] == n and run2["failed"] == 0
     assert run2["store_run_key"] == run1["store_run_key"]
     assert not list(out.glob(distributed.RANK_STORE_GLOB))  # merged into the one store
     store = AnswerStore(out / "answers.sqlite")
     try:
-        assert store.count(run2["store_run_key"]) == N_ITEMS
+        assert store.count(run2["store_run_key"]) == n
     finally:
         store.close()
     return run2
@@ -193,7 +197,7 @@ def test_accelerate_launch_two_processes_match_one(tiny_model, reference):
         str(_port()),
         "-m",
         "halbench",
-        *_args(tiny_model, bench, out),
+        *_args(tiny_model, f"{bench},demo", out),
     ]
     proc = subprocess.run(
         cmd, env={**ENV, "ACCELERATE_USE_CPU": "true"}, capture_output=True, text=True, timeout=300
@@ -202,6 +206,7 @@ def test_accelerate_launch_two_processes_match_one(tiny_model, reference):
     assert proc.stdout.count("headline") == 1  # one summary: rank 0's
     run2 = _same_as_reference(out, one, bench.name)
     assert (run2["generated"], run2["reused_from_store"]) == (N_ITEMS, 0)
+    assert _same_as_reference(out, one, "demo", 6)["generated"] == 6
 
 
 def test_torchrun_resumes_a_half_filled_store(tiny_model, reference):
