@@ -22,8 +22,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from halbench import distributed, progress, scorers
 from halbench import registry as bench_registry
-from halbench import scorers
 from halbench.errors import HalbenchError, InputError
 from halbench.io import atomic_write_text
 from halbench.registry import Benchmark, Item
@@ -66,6 +66,8 @@ class RunConfig:
     judge: scorers.JudgeSetup | None = None  # None: judge-scored benchmarks are "not judged"
     command: list[str] | None = None
     name: str | None = None  # the leaderboard's display name (record.model["name"])
+    #: data-parallel runs: seconds a rank waits for the others (None: distributed.DEFAULT_TIMEOUT_S)
+    dist_timeout_s: float | None = None
 
 
 @dataclass
@@ -87,6 +89,7 @@ class BenchmarkOutcome:
     generated: int
     reused: int
     failed: dict[str, str]
+    rank: int = 0  # data-parallel runs: the rank that returned it (only rank 0 wrote files)
 
 
 def default_out(model: str) -> Path:
@@ -154,19 +157,67 @@ def plan(config: RunConfig) -> list[PlannedBenchmark]:
 
 
 def run(config: RunConfig) -> list[BenchmarkOutcome]:
-    planned = plan(config)
-    out = config.out or default_out(config.model)
-    options = replace(config.backend_options, seed=config.seed)
-    runner = make_runner(config.model, config.backend, options, load=False)
-    store = AnswerStore(out / "answers.sqlite")
-    outcomes = []
+    """Generate, score, record; under ``accelerate launch``/``torchrun``, data parallel.
+
+    With several processes (``halbench/distributed.py``) each rank generates its share of the
+    missing answers, rank 0 alone writes answers.jsonl and result.json, and every rank returns
+    rank 0's outcomes (``rank`` tells them apart) so that all of them exit alike.
+    """
+    # join the other ranks first: a rank that stops on a mistake (say, data missing on its
+    # node) then makes the others stop at their next meeting point, not at the join's timeout
+    ranks = distributed.Ranks(config.dist_timeout_s)
     try:
-        load_s = _load_unless_stored(runner, planned, store)
-        for p in planned:
-            outcomes.append(_run_one(p, runner, store, out, config, load_s))
+        planned = plan(config)
+        out = config.out or default_out(config.model)
+        return _run_ranks(config, planned, out, ranks)
     finally:
-        store.close()
+        ranks.close()
+
+
+def _run_ranks(
+    config: RunConfig, planned: list[PlannedBenchmark], out: Path, ranks: distributed.Ranks
+) -> list[BenchmarkOutcome]:
+    options = replace(
+        config.backend_options, seed=config.seed, device=ranks.device(config.backend_options.device)
+    )
+    if ranks.active and resolve_backend(config.model, config.backend) == "vllm":
+        raise HalbenchError(
+            "the vllm backend does not run under accelerate launch / torchrun: start one "
+            "process (vLLM batches by itself; --tensor-parallel-size for several GPUs)"
+        )
+    if not ranks.is_main:
+        progress.set_enabled(False)  # one progress bar: rank 0's
+    runner = make_runner(config.model, config.backend, options, load=False)
+    store = AnswerStore(out / "answers.sqlite") if ranks.is_main else None
+    outcomes: list[BenchmarkOutcome] = []
+    try:
+        if store is not None:  # answers of ranks of an earlier, killed data-parallel run
+            distributed.merge_rank_stores(store, out)
+        if store is not None and not ranks.active:  # no weights when every answer is stored
+            load_s = _load_unless_stored(runner, planned, store)
+        else:
+            t_load = time.perf_counter()
+            getattr(runner, "load", lambda: None)()
+            load_s = time.perf_counter() - t_load
+        # one process: each benchmark is recorded as soon as it is generated; several: rank 0
+        # scores after all generation, so that no rank waits on a (maybe long) judge mid-run
+        done: list[tuple[PlannedBenchmark, Generated]] = []
+        for p in planned:
+            done.append((p, _generate(p, runner, store, out, config, ranks)))
+            if store is not None and not ranks.active:
+                outcomes.append(_record(*done.pop(), runner, out, config, load_s, 1))
+        if store is not None:
+            outcomes += [
+                _record(p, g, runner, out, config, load_s, ranks.world_size) for p, g in done
+            ]
+    finally:
+        if store is not None:
+            store.close()
         runner.close()
+    if ranks.active:
+        outcomes = ranks.wait_for_scoring(outcomes)
+        for o in outcomes:
+            o.rank = ranks.rank
     return outcomes
 
 
@@ -195,38 +246,89 @@ def _load_unless_stored(runner: Any, planned: list[PlannedBenchmark], store: Ans
     return 0.0
 
 
-def _run_one(
+@dataclass
+class Generated:
+    """One benchmark's answers after generation (on rank 0: all of them)."""
+
+    key: str
+    stored: int
+    pending: int
+    answers: dict[str, str]
+    failed: dict[str, str]
+    gen_s: float
+
+
+def _generate(
     p: PlannedBenchmark,
     runner: Any,
-    store: AnswerStore,
+    store: AnswerStore | None,
     out: Path,
     config: RunConfig,
-    load_s: float,
-) -> BenchmarkOutcome:
+    ranks: distributed.Ranks,
+) -> Generated:
+    """Look up stored answers, generate the missing ones (this rank's share of them)."""
     descriptor = _descriptor(p, runner.info)
     key = run_key(descriptor)
-    store.register(key, descriptor)
+    what = f"benchmark {p.bench.name}"
+    if ranks.active and len(set(ranks.all_gather(key, f"the start of {what}"))) > 1:
+        raise HalbenchError(
+            f"{what}: the ranks load different models or settings (their answer-store keys "
+            "differ): every rank needs the same --model files and flags"
+        )
     prompts = {it.id: prompt_key(it.question, it.image) for it in p.items}
-    stored = store.get(key, prompts.items())
+    stored: dict[str, str] = {}
+    if store is not None:
+        store.register(key, descriptor)
+        stored = store.get(key, prompts.items())
+    pending_ids = [it.id for it in p.items if it.id not in stored]
+    if ranks.active:
+        pending_ids = ranks.broadcast(pending_ids, f"the split of {what}")
+    by_id = {it.id: it for it in p.items}
     pending = [
-        Request(it.id, it.question, it.image, it.image_id) for it in p.items if it.id not in stored
+        Request(i, by_id[i].question, by_id[i].image, by_id[i].image_id) for i in pending_ids
     ]
     check = getattr(runner, "check", None)
     if check is not None:
         check([Request(it.id, it.question, it.image, it.image_id) for it in p.items])
+    mine = distributed.shard(pending, config.batch_size, ranks.rank, ranks.world_size)
+    writer = store or AnswerStore(distributed.rank_store_path(out, ranks.rank))
+    if store is None:
+        writer.register(key, descriptor)
     runner.failures.clear()
     t_gen = time.perf_counter()
     answers = dict(stored)
-    for item_id, text in runner.generate(pending, p.settings, batch_size=config.batch_size):
-        store.put(key, item_id, prompts[item_id], text)
-        answers[item_id] = text
+    try:
+        for item_id, text in runner.generate(mine, p.settings, batch_size=config.batch_size):
+            writer.put(key, item_id, prompts[item_id], text)
+            answers[item_id] = text
+    finally:
+        if writer is not store:
+            writer.close()  # before rank 0 reads it (one writer per file, then closed)
+    failures = {r.key: runner.failures[r.key] for r in mine if r.key in runner.failures}
+    if ranks.active:
+        reported = ranks.all_gather(failures, f"the end of {what}'s generation")
+        failures = {k: v for part in reported for k, v in part.items()}
+        if store is not None:
+            distributed.merge_rank_stores(store, out)
+            answers = dict(store.get(key, prompts.items()))
     gen_s = time.perf_counter() - t_gen
     failed = {
-        it.id: runner.failures.get(it.id, "no answer produced")
-        for it in p.items
-        if it.id not in answers
+        it.id: failures.get(it.id, "no answer produced") for it in p.items if it.id not in answers
     }
+    return Generated(key, len(stored), len(pending), answers, failed, gen_s)
 
+
+def _record(
+    p: PlannedBenchmark,
+    g: Generated,
+    runner: Any,
+    out: Path,
+    config: RunConfig,
+    load_s: float,
+    world_size: int,
+) -> BenchmarkOutcome:
+    """answers.jsonl, score, result.json (rank 0 only)."""
+    answers, failed = g.answers, g.failed
     bench_dir = out / p.bench.name
     answered = [it for it in p.items if it.id in answers]
     lines = [
@@ -259,14 +361,15 @@ def _run_one(
     }
     record.provenance.details["run"] = {
         "out": str(out),
-        "store_run_key": key,
+        "store_run_key": g.key,
         "items": len(p.items),
-        "generated": len(pending) - len(failed),
-        "reused_from_store": len(stored),
+        "generated": g.pending - len(failed),
+        "reused_from_store": g.stored,
         "failed": len(failed),
+        "world_size": world_size,
         "timings_s": {
             "model_load": round(load_s, 3),
-            "generate": round(gen_s, 3),
+            "generate": round(g.gen_s, 3),
             "score": round(score_s, 3),
         },
     }
@@ -277,8 +380,8 @@ def _run_one(
         record,
         record_path,
         answers_path,
-        len(pending) - len(failed),
-        len(stored),
+        g.pending - len(failed),
+        g.stored,
         failed,
     )
 

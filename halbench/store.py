@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from halbench.errors import HalbenchError
 from halbench.io import sha256_file
 
 SCHEMA = """
@@ -83,6 +84,29 @@ class AnswerStore:
             "INSERT OR REPLACE INTO answers (run_key, item_id, prompt_key, answer, created_at) VALUES (?, ?, ?, ?, ?)",
             (key, item_id, prompt, answer, time.time()),
         )
+
+    def merge(self, path: str | Path) -> int:
+        """Copy in another store file's answers (answers already here win); return how many."""
+        try:
+            self._db.execute("ATTACH DATABASE ? AS other", (str(path),))
+        except sqlite3.DatabaseError as exc:
+            raise HalbenchError(f"{path}: cannot open as an answer store: {exc}") from None
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("INSERT OR IGNORE INTO main.runs SELECT * FROM other.runs")
+            runs = self._db.total_changes
+            self._db.execute(
+                "INSERT OR IGNORE INTO main.answers (run_key, item_id, prompt_key, answer, created_at) "
+                "SELECT run_key, item_id, prompt_key, answer, created_at FROM other.answers"
+            )
+            self._db.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise HalbenchError(f"{path}: not a halbench answer store: {exc}") from None
+        finally:
+            self._db.execute("DETACH DATABASE other")
+        return self._db.total_changes - runs
 
     def count(self, key: str) -> int:
         return self._db.execute(

@@ -59,7 +59,7 @@ def emit_record(record: Any, output: str | Path, table: str) -> int:
     return 0
 
 
-def failure_exit(*records: Any) -> int:
+def failure_exit(*records: Any, quiet: bool = False) -> int:
     """3 when an item of ``records`` is unscored because something failed (after printing how
     many and the first cause, redacted, on one line); 0 otherwise.
 
@@ -70,6 +70,8 @@ def failure_exit(*records: Any) -> int:
     failed = [(r, u) for r in records for u in r.unscored if u.kind == "failed"]
     if not failed:
         return 0
+    if quiet:  # data parallel: ranks other than 0 exit alike without printing
+        return 3
     rec, first = failed[0]
     cause = " ".join(redact(first.reason).split())
     print(

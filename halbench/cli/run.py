@@ -292,8 +292,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         model = config.model
         if len(configs) == 1:
             outcomes = run(config)
-            print(display.format_run_summary(outcomes))
-            code = failure_exit(*(o.record for o in outcomes))
+            main_rank = not any(o.rank for o in outcomes)  # data parallel: rank 0 prints
+            if main_rank:
+                print(display.format_run_summary(outcomes))
+            code = failure_exit(*(o.record for o in outcomes), quiet=not main_rank)
             return 3 if any(o.failed for o in outcomes) else code
         print(f"== model {model}")
         try:
