@@ -13,27 +13,10 @@ Two formats, told apart by content (never by suffix alone):
 Each row becomes a halbench answer row: ``item_id`` for the benchmark item it answers, or
 ``image_file`` + ``question`` where the toolkit merged identical questions (VLMEvalKit's POPE
 asks each (image, question) pair once for all the splits that contain it). The mapping, per
-toolkit and benchmark (docs/running.md has the same table):
-
-=============  ======================================  ==================================
-toolkit        rows recognised by                      halbench item
-=============  ======================================  ==================================
-lmms-eval      doc.category in random/popular/         POPE ``{category}-{question_id}``
-               adversarial + doc.question_id           (tasks pope, pope_pop, pope_adv,
-                                                       pope_random)
-lmms-eval      doc.question_id + doc.task_type or      AMBER ``{question_id}`` (amber_g)
-               doc.truth/doc.hallu
-lmms-eval      doc.question_id + doc.gpt_answer        LLaVA-Bench (COCO / In-the-Wild)
-                                                       ``{question_id}``
-lmms-eval      doc.question_type + doc.question_topic  MMHal-Bench ``{doc_id}`` (0..95)
-lmms-eval      doc.question_id (or doc.filename) a     the item with that COCO ``image_id``
-               COCO file name (coco_cap tasks)         (Object HalBench, CHAIR)
-VLMEvalKit     file name ends in ``_POPE``             POPE: every item asking ``question``
-                                                       about the image named by ``image_path``
-VLMEvalKit     ``_AMBER``                              AMBER ``{index}``
-VLMEvalKit     ``_MMHal`` / ``_MMHal-Bench``           MMHal-Bench ``{index}`` (0..95)
-VLMEvalKit     ``_LLaVABench``                         LLaVA-Bench (In-the-Wild) ``{index}``
-=============  ======================================  ==================================
+toolkit and benchmark, is declared by each benchmark in its ``benchmark.toml``
+(``[replay.lmms-eval]``, ``[replay.vlmevalkit]``; ``halbench.runners.replay_rules``), and
+docs/running.md has it as a table. COCO caption samples (lmms-eval's coco_cap tasks: a COCO
+file name in ``doc.question_id`` or ``doc.filename``) map to the item with that ``image_id``.
 
 Where the row has the question (lmms-eval's doc for POPE, LLaVA-Bench, MMHal-Bench; VLMEvalKit's
 ``question`` column), the row also carries it as ``asked``: the replay runner checks that the
@@ -54,17 +37,9 @@ from typing import Any
 
 from halbench.errors import HalbenchError, InputError
 from halbench.io import Records, describe_type
+from halbench.runners.replay_rules import TableRule, lmms_benchmarks, lmms_rules, table_rules
 
-POPE_SPLITS = ("random", "popular", "adversarial")
 COCO_FILE = re.compile(r"(?:.*/)?COCO_(?:val|train|test)20(?:14|15|17)_0*(\d+)\.jpg")
-VLMEVALKIT_DATASETS = {  # the end of VLMEvalKit's file name -> what the index means
-    "pope": "pope",
-    "amber": "index",
-    "mmhal": "index",
-    "mmhal-bench": "index",
-    "mmhal_bench": "index",
-    "llavabench": "index",
-}
 
 
 @dataclass(frozen=True)
@@ -146,10 +121,10 @@ def _lmms_item(path: Path, line: int | None, where: str, rec: dict[str, Any]) ->
             )
         return str(value)
 
-    if doc.get("category") in POPE_SPLITS:
-        return f"{doc['category']}-{need('question_id')}", doc.get("question")
-    if "question_type" in doc and "question_topic" in doc:  # MMHal-Bench: its 96 rows in order
-        doc_id = rec["doc_id"]
+    def value(name: str) -> str:  # a field of the item id: the doc's, or the sample's index
+        if name != "doc_id":
+            return need(name)
+        doc_id = rec.get("doc_id")
         if not isinstance(doc_id, int) or isinstance(doc_id, bool):
             raise InputError(
                 str(path),
@@ -157,28 +132,33 @@ def _lmms_item(path: Path, line: int | None, where: str, rec: dict[str, Any]) ->
                 line=line,
                 field="doc_id",
             )
-        return str(doc_id), doc.get("question")
-    if "task_type" in doc or ("truth" in doc and "hallu" in doc):  # AMBER
-        return need("question_id"), None
-    if "gpt_answer" in doc:  # LLaVA-Bench (COCO, In-the-Wild)
-        return need("question_id"), doc.get("question")
+        return str(doc_id)
+
+    for rule in lmms_rules():  # declared by the benchmarks ([replay.lmms-eval])
+        if rule.matches(doc):
+            item = rule.item_id.format(**{n: value(n) for n in rule.fields()})
+            return item, doc.get(rule.question) if rule.question else None
     for name in ("question_id", "filename", "file_name"):  # COCO captions: the image's file
         found = COCO_FILE.fullmatch(str(doc.get(name, "")))
         if found:
             return int(found.group(1)), None
-    if "category" in doc and "question_id" in doc:
-        raise InputError(
-            str(path),
-            f"{where}doc.category {doc['category']!r} is not a POPE split "
-            f"({', '.join(POPE_SPLITS)})",
-            line=line,
-            field="doc.category",
-        )
+    for rule in lmms_rules():  # the shape of a rule's rows with a value it does not allow
+        keys = [k for k, _ in rule.doc_values]
+        needed = [f for f in rule.fields() if f != "doc_id"]
+        if keys and all(k in doc for k in [*keys, *needed]):
+            key, allowed = next((k, a) for k, a in rule.doc_values if doc[k] not in a)
+            raise InputError(
+                str(path),
+                f"{where}doc.{key} {doc[key]!r} is not a {rule.doc_values_name} "
+                f"({', '.join(map(str, allowed))})",
+                line=line,
+                field=f"doc.{key}",
+            )
     raise InputError(
         str(path),
         f"{where}cannot tell which benchmark this lmms-eval sample is from (doc fields: "
-        f"{', '.join(sorted(doc)) or 'none'}); halbench maps POPE, AMBER, MMHal-Bench, "
-        "LLaVA-Bench and COCO caption samples",
+        f"{', '.join(sorted(doc)) or 'none'}); halbench maps "
+        f"{', '.join(lmms_benchmarks())} and COCO caption samples",
         line=line,
         field="doc",
     )
@@ -270,15 +250,17 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _dataset(path: Path) -> str:
+def _dataset(path: Path) -> TableRule:
     stem = path.stem.lower()
-    for name in sorted(VLMEVALKIT_DATASETS, key=len, reverse=True):
+    rules = table_rules()  # declared by the benchmarks ([replay.vlmevalkit])
+    for name in sorted(rules, key=len, reverse=True):
         if stem == name or stem.endswith("_" + name):
-            return name
+            return rules[name]
+    known = ", ".join(f"_{d}" for r in dict.fromkeys(rules.values()) for d in r.datasets)
     raise InputError(
         str(path),
         "cannot tell which VLMEvalKit dataset this is: VLMEvalKit names its prediction files "
-        "{model}_{dataset}; halbench maps _POPE, _AMBER, _MMHal (_MMHal-Bench) and _LLaVABench",
+        f"{{model}}_{{dataset}}; halbench maps {known}",
     )
 
 
@@ -292,8 +274,8 @@ def vlmevalkit_rows(path: Path, data: bytes) -> list[Row]:
         raise InputError(str(path), "no answers in file")
     header_line, header = table[0]
     columns = {name.strip(): i for i, name in enumerate(header)}
-    dataset = _dataset(path)
-    needed = ["prediction", "index"] + (["question", "image_path"] if dataset == "pope" else [])
+    by_image = _dataset(path).match == "image-question"
+    needed = ["prediction", "index"] + (["question", "image_path"] if by_image else [])
     for name in needed:
         if name not in columns:
             raise InputError(
@@ -313,7 +295,7 @@ def vlmevalkit_rows(path: Path, data: bytes) -> list[Row]:
             return cells[i] if name == "prediction" and i < len(cells) else value
 
         index = get("index")
-        if dataset == "pope":
+        if by_image:
             image = get("image_path").replace("\\", "/").rsplit("/", 1)[-1]
             rec = {"image_file": image, "question": get("question"), "index": index}
         else:
