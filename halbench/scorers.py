@@ -9,6 +9,7 @@ for answers that are not (yet) scored.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,6 +98,50 @@ def require_image_ids(ctx: ScoreContext) -> None:
             raise HalbenchError(
                 f"{ctx.benchmark.name}: item {item.id} has no image_id (needed for CHAIR)"
             )
+
+
+def build_record(
+    *,
+    benchmark: str,
+    benchmark_version: str,
+    protocol: dict[str, Any],
+    metrics: dict[str, Any],
+    items: list[dict[str, Any]],
+    unscored: list[UnscoredItem],
+    started: tuple[str, float],
+    inputs: list[Any] | None = None,
+    command: list[str] | None = None,
+    details: dict[str, Any] | None = None,
+    fractions: dict[str, Any] | None = None,
+    not_computable: dict[str, str] | None = None,
+    n_items: int | None = None,
+    n_scored: int | None = None,
+) -> ResultRecord:
+    """The one way a scorer makes its record: counts from ``items``/``unscored`` (an item is
+    scored or listed as unscored, never both), provenance from ``started`` = (created_at,
+    ``time.perf_counter()`` at the start) and the inputs read."""
+    created_at, t0 = started
+    n = len(items) if n_items is None else n_items
+    return ResultRecord(
+        benchmark=benchmark,
+        benchmark_version=benchmark_version,
+        protocol=protocol,
+        metrics=metrics,
+        fractions=fractions or {},
+        not_computable=not_computable or {},
+        n_items=n,
+        n_scored=n - len(unscored) if n_scored is None else n_scored,
+        n_unscored=len(unscored),
+        unscored=unscored,
+        items=items,
+        provenance=make_provenance(
+            inputs=list(inputs or []),
+            duration_s=time.perf_counter() - t0,
+            created_at=created_at,
+            command=command,
+            details=details,
+        ),
+    )
 
 
 def pending_record(ctx: ScoreContext, reason: str) -> ResultRecord:

@@ -30,7 +30,7 @@ from halbench.answers import align_answers
 from halbench.display import pct
 from halbench.errors import HalbenchError, InputError
 from halbench.io import describe_type, file_sha256, read_json, read_records
-from halbench.provenance import make_provenance, now_utc
+from halbench.provenance import now_utc
 from halbench.registry import definition
 from halbench.types import InputFile, ResultRecord, UnscoredItem
 
@@ -296,7 +296,7 @@ def amber_record(
                 path=str(data / name), sha256=file_sha256(data / name), role=name.split(".")[0]
             )
         )
-    return ResultRecord(
+    return scorers.build_record(
         benchmark=AMBER,
         benchmark_version=definition(__file__).version,
         protocol={
@@ -310,17 +310,12 @@ def amber_record(
         metrics=json.loads(json.dumps(metrics)),
         not_computable=not_computable,
         n_items=len(items),
-        n_scored=len(items) - len(unscored),
-        n_unscored=len(unscored),
         unscored=sorted(unscored, key=lambda u: u.index),
         items=items,
-        provenance=make_provenance(
-            inputs=inputs,
-            duration_s=time.perf_counter() - t0,
-            created_at=started,
-            command=command,
-            details=details,
-        ),
+        started=(started, t0),
+        inputs=inputs,
+        command=command,
+        details=details,
     )
 
 

@@ -38,7 +38,7 @@ from halbench.io import (
 )
 from halbench.paths import cache_dir
 from halbench.progress import track
-from halbench.provenance import make_provenance, now_utc
+from halbench.provenance import now_utc
 from halbench.registry import definition
 from halbench.types import Fraction, InputFile, ResultRecord, UnscoredItem
 
@@ -287,7 +287,7 @@ def score_answers(
     }
     if nlp is not None and hasattr(nlp, "provenance"):
         details["nlp"] = nlp.provenance()
-    return ResultRecord(
+    return scorers.build_record(
         benchmark=definition(__file__).name,
         benchmark_version=definition(__file__).version,
         protocol={
@@ -303,16 +303,12 @@ def score_answers(
         not_computable=result.not_computable,
         n_items=len(answers),
         n_scored=len(scored),
-        n_unscored=len(unscored),
         unscored=unscored,
         items=records,
-        provenance=make_provenance(
-            inputs=inputs,
-            duration_s=time.perf_counter() - t0,
-            created_at=created_at,
-            command=command,
-            details=details,
-        ),
+        started=(created_at, t0),
+        inputs=inputs,
+        command=command,
+        details=details,
     )
 
 

@@ -27,7 +27,7 @@ from halbench.errors import HalbenchError
 from halbench.io import answer_lines, file_sha256, read_json, read_jsonl, read_records
 from halbench.judges import JudgeClient, JudgeConfig, JudgeRequest
 from halbench.judges.cli import add_judge_flags, judge_config, print_estimate
-from halbench.provenance import make_provenance, now_utc
+from halbench.provenance import now_utc
 from halbench.registry import definition
 from halbench.types import InputFile, ResultRecord, UnscoredItem
 
@@ -185,7 +185,7 @@ def judge_llava_bench(
     judge_info = client.describe()
     client.close()
     prompt_sha = hashlib.sha256(json.dumps([SYSTEM, rules], sort_keys=True).encode()).hexdigest()
-    return ResultRecord(
+    return scorers.build_record(
         benchmark=data.benchmark,
         benchmark_version=data.version,
         protocol={
@@ -207,17 +207,12 @@ def judge_llava_bench(
         },
         not_computable={} if scored else {"relative": "no item was judged"},
         n_items=len(items),
-        n_scored=len(items) - len(unscored),
-        n_unscored=len(unscored),
         unscored=unscored,
         items=items,
-        provenance=make_provenance(
-            inputs=[*(inputs or []), *data.inputs],
-            duration_s=time.perf_counter() - t0,
-            created_at=started,
-            command=command,
-            details={"judge": judge_info},
-        ),
+        started=(started, t0),
+        inputs=[*(inputs or []), *data.inputs],
+        command=command,
+        details={"judge": judge_info},
     )
 
 

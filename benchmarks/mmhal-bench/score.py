@@ -32,7 +32,7 @@ from halbench.io import (
 )
 from halbench.judges import JudgeClient, JudgeConfig, JudgeRequest
 from halbench.judges.cli import add_judge_flags, judge_config, print_estimate
-from halbench.provenance import make_provenance, now_utc
+from halbench.provenance import now_utc
 from halbench.registry import definition
 from halbench.types import Fraction, InputFile, ResultRecord, UnscoredItem
 
@@ -193,7 +193,7 @@ def mmhal_record(
     metrics["reported"] = reported(metrics)
     metrics["n_parity_score_0"] = n_parity_zero
     mode = "parity" if failures == "parity" else "unscored"
-    return ResultRecord(
+    return scorers.build_record(
         benchmark=MMHAL,
         benchmark_version=definition(__file__).version,
         protocol={
@@ -212,17 +212,12 @@ def mmhal_record(
         fractions=fractions,
         not_computable=not_computable,
         n_items=len(items),
-        n_scored=len(items) - len(unscored),
-        n_unscored=len(unscored),
         unscored=unscored,
         items=items,
-        provenance=make_provenance(
-            inputs=list(inputs),
-            duration_s=time.perf_counter() - t0,
-            created_at=started,
-            command=command,
-            details={"judge": judge_info},
-        ),
+        started=(started, t0),
+        inputs=list(inputs),
+        command=command,
+        details={"judge": judge_info},
     )
 
 

@@ -9,13 +9,14 @@ from typing import Literal
 
 from benchmarks.object_halbench.metrics import FRACTIONS, aggregate, item_record, score_item
 from benchmarks.object_halbench.objects import ObjectExtractor, SynonymVocabulary
+from halbench import scorers
 from halbench.answers import Answer, CohMode, answers_alignment, load_object_halbench_answers
 from halbench.coco import load_ground_truth
 from halbench.errors import InputError
 from halbench.io import file_sha256
 from halbench.nlp.pipeline import NltkPipeline
 from halbench.progress import track
-from halbench.provenance import make_provenance, now_utc
+from halbench.provenance import now_utc
 from halbench.registry import definition
 from halbench.types import Fraction, InputFile, ResultRecord, UnscoredItem
 
@@ -127,7 +128,7 @@ def score_object_halbench_answers(
         str(opts.synonyms) if opts.synonyms else "halbench:object_halbench/synonyms_refine.txt"
     )
     inputs.append(InputFile(path=synonyms_path, sha256=vocab.sha256, role="synonyms"))
-    return ResultRecord(
+    return scorers.build_record(
         benchmark=OBJECT_HALBENCH,
         benchmark_version=definition(__file__).version,
         protocol={
@@ -146,18 +147,14 @@ def score_object_halbench_answers(
         not_computable=result.not_computable,
         n_items=len(answers),
         n_scored=len(scored),
-        n_unscored=len(unscored),
         unscored=unscored,
         items=records,
-        provenance=make_provenance(
-            inputs=inputs,
-            duration_s=time.perf_counter() - t0,
-            created_at=created_at,
-            command=command,
-            details={
-                "nlp": nlp.provenance(),
-                "ground_truth": gt.provenance(),
-                "extractor_fingerprint": extractor.fingerprint(),
-            },
-        ),
+        started=(created_at, t0),
+        inputs=inputs,
+        command=command,
+        details={
+            "nlp": nlp.provenance(),
+            "ground_truth": gt.provenance(),
+            "extractor_fingerprint": extractor.fingerprint(),
+        },
     )

@@ -20,7 +20,7 @@ from halbench.answers import align_answers
 from halbench.display import pct
 from halbench.errors import HalbenchError, InputError
 from halbench.io import answer_lines, describe_type, file_sha256, read_jsonl, read_records
-from halbench.provenance import make_provenance, now_utc
+from halbench.provenance import now_utc
 from halbench.registry import definition
 from halbench.types import Fraction, InputFile, ResultRecord, UnscoredItem
 
@@ -156,7 +156,7 @@ def pope_record(
         metrics["n_scored"] = sum(s["n_scored"] for s in per_split.values())
         metrics["n_unscored"] = sum(s["n_unscored"] for s in per_split.values())
         metrics["averaged"] = "macro mean over splits: " + ", ".join(per_split)
-    return ResultRecord(
+    return scorers.build_record(
         benchmark=POPE,
         benchmark_version=definition(__file__).version,
         protocol={
@@ -169,16 +169,11 @@ def pope_record(
         fractions=fractions,
         not_computable=not_computable,
         n_items=len(items),
-        n_scored=len(items) - len(unscored),
-        n_unscored=len(unscored),
         unscored=unscored,
         items=items,
-        provenance=make_provenance(
-            inputs=inputs or [],
-            duration_s=time.perf_counter() - t0,
-            created_at=started_at,
-            command=command,
-        ),
+        started=(started_at, t0),
+        inputs=inputs or [],
+        command=command,
     )
 
 

@@ -12,7 +12,7 @@ from halbench import scorers
 from halbench.answers import align_answers
 from halbench.errors import HalbenchError, InputError
 from halbench.io import describe_type, file_sha256, read_json, read_records
-from halbench.provenance import make_provenance, now_utc
+from halbench.provenance import now_utc
 from halbench.registry import definition
 from halbench.types import Fraction, InputFile, ResultRecord, UnscoredItem
 
@@ -222,7 +222,7 @@ def vqav2_record(
                 }
             )
     n = len(score.items)
-    return ResultRecord(
+    return scorers.build_record(
         benchmark=VQAV2,
         benchmark_version=definition(__file__).version,
         protocol={
@@ -246,15 +246,11 @@ def vqav2_record(
         not_computable={} if n else {"accuracy": "no answered questions"},
         n_items=len(questions),
         n_scored=n,
-        n_unscored=len(unscored),
         unscored=unscored,
         items=items,
-        provenance=make_provenance(
-            inputs=inputs or [],
-            duration_s=time.perf_counter() - t0,
-            created_at=started_at,
-            command=command,
-        ),
+        started=(started_at, t0),
+        inputs=inputs or [],
+        command=command,
     )
 
 
