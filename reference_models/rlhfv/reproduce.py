@@ -248,6 +248,7 @@ def _evaluate(
     preset: Preset, opts: ReproduceOptions, model: str, role: str
 ) -> tuple[dict[str, Any], list[Path]]:
     from halbench.run import RunConfig, run
+    from halbench.runners import BackendOptions
 
     allowed = {
         "batch_size",
@@ -257,10 +258,14 @@ def _evaluate(
         "num_beams",
         "repetition_penalty",
         "seed",
+        "image_preprocess",
     }
     bad = sorted(set(preset.eval) - allowed)
     if bad:
         raise InputError(str(preset.path), f"eval.{bad[0]}: unknown setting", field=bad[0])
+    settings = dict(preset.eval)
+    # the same image preprocessing as training (LLaVA-1.5's pad-to-square: no crop)
+    backend_options = BackendOptions(image_preprocess=settings.pop("image_preprocess", "processor"))
     config = RunConfig(
         model=model,
         backend=preset.backend,
@@ -270,7 +275,8 @@ def _evaluate(
         data_dir=opts.data_dir,
         coco_annotations=opts.coco_annotations,
         command=opts.command,
-        **preset.eval,
+        backend_options=backend_options,
+        **settings,
     )
     outcomes = run(config)
     records = {o.name: str(o.record_path) for o in outcomes}
