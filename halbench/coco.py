@@ -143,7 +143,7 @@ def load_ground_truth(
     if p.is_dir():
         gt = _load_coco_dir(p, extractor, use_cache, root)
     else:
-        gt = _cached(
+        gt = cached_ground_truth(
             "caps_boxes",
             [(p, "caps_boxes")],
             lambda: _build_caps_boxes(p, extractor),
@@ -186,7 +186,7 @@ def _load_coco_dir(
     files: list[SourceFile] = []
     cache: list[str] = []
     for split, inst, caps in coco_split_files(directory):
-        part = _cached(
+        part = cached_ground_truth(
             f"coco_{split}",
             [(inst, f"instances_{split}"), (caps, f"captions_{split}")],
             lambda inst=inst, caps=caps, split=split: _build_coco_split(
@@ -206,7 +206,7 @@ def _load_coco_dir(
     return GroundTruth(ClassSets(masks, extractor.vocab.classes), "coco_annotations", files, cache)
 
 
-def _cached(
+def cached_ground_truth(
     name: str,
     inputs: list[tuple[Path, str]],
     build: Any,
@@ -248,7 +248,7 @@ def _cached(
 # --------------------------------------------------------------------------- builders
 
 
-def _require(obj: Any, key: str, path: Path, where: str, kind: type | tuple[type, ...]) -> Any:
+def require_field(obj: Any, key: str, path: Path, where: str, kind: type | tuple[type, ...]) -> Any:
     if not isinstance(obj, dict) or key not in obj:
         raise InputError(str(path), f'{where}: missing "{key}"')
     value = obj[key]
@@ -270,11 +270,11 @@ def _build_coco_split(
 ) -> dict[int, frozenset[str]]:
     canonical = extractor.vocab.canonical
     inst = read_json(instances)
-    categories = _require(inst, "categories", instances, "top level", list)
+    categories = require_field(inst, "categories", instances, "top level", list)
     id_to_class: dict[int, str] = {}
     for k, cat in enumerate(categories):
-        cid = _require(cat, "id", instances, f"categories[{k}]", int)
-        name = _require(cat, "name", instances, f"categories[{k}]", str)
+        cid = require_field(cat, "id", instances, f"categories[{k}]", int)
+        name = require_field(cat, "name", instances, f"categories[{k}]", str)
         if name not in canonical:
             raise InputError(
                 str(instances), f'categories[{k}]: "{name}" is not a COCO class of the synonym list'
@@ -282,11 +282,11 @@ def _build_coco_split(
         id_to_class[cid] = canonical[name]
     gt: dict[int, set[str]] = {}
     for k, img in enumerate(inst.get("images", [])):
-        gt.setdefault(_require(img, "id", instances, f"images[{k}]", int), set())
-    annotations = _require(inst, "annotations", instances, "top level", list)
+        gt.setdefault(require_field(img, "id", instances, f"images[{k}]", int), set())
+    annotations = require_field(inst, "annotations", instances, "top level", list)
     for k, ann in enumerate(annotations):
-        image_id = _require(ann, "image_id", instances, f"annotations[{k}]", int)
-        cid = _require(ann, "category_id", instances, f"annotations[{k}]", int)
+        image_id = require_field(ann, "image_id", instances, f"annotations[{k}]", int)
+        cid = require_field(ann, "category_id", instances, f"annotations[{k}]", int)
         if cid not in id_to_class:
             raise InputError(str(instances), f"annotations[{k}]: unknown category_id {cid}")
         gt.setdefault(image_id, set()).add(id_to_class[cid])
@@ -294,12 +294,12 @@ def _build_coco_split(
 
     caps = read_json(captions)
     for k, img in enumerate(caps.get("images", []) if isinstance(caps, dict) else []):
-        gt.setdefault(_require(img, "id", captions, f"images[{k}]", int), set())
-    cap_anns = _require(caps, "annotations", captions, "top level", list)
+        gt.setdefault(require_field(img, "id", captions, f"images[{k}]", int), set())
+    cap_anns = require_field(caps, "annotations", captions, "top level", list)
     pairs = []
     for k, ann in enumerate(cap_anns):
-        image_id = _require(ann, "image_id", captions, f"annotations[{k}]", int)
-        pairs.append((image_id, _require(ann, "caption", captions, f"annotations[{k}]", str)))
+        image_id = require_field(ann, "image_id", captions, f"annotations[{k}]", int)
+        pairs.append((image_id, require_field(ann, "caption", captions, f"annotations[{k}]", str)))
     del caps, cap_anns
     for image_id, classes in _caption_classes(pairs, extractor, f"captions {split}2014"):
         gt.setdefault(image_id, set()).update(classes)

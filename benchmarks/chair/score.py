@@ -17,8 +17,6 @@ as it is). Several answers per image are scored one by one. No printing here.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,11 +24,15 @@ from typing import Any, Literal
 
 from halbench import scorers
 from halbench.answers import Answer, answers_alignment, load_object_halbench_answers
-from halbench.coco import ClassSets, GroundTruth, SourceFile, coco_id_field
+from halbench.coco import (
+    GroundTruth,
+    cached_ground_truth,
+    coco_id_field,
+    require_field,
+)
 from halbench.errors import HalbenchError, InputError
 from halbench.io import (
     Records,
-    atomic_write_json,
     describe_type,
     file_sha256,
     read_json,
@@ -57,7 +59,6 @@ COCO_FILES = (
     ("captions_train2014.json", "captions_train"),
     ("captions_val2014.json", "captions_val"),
 )
-_CACHE_FORMAT = 1
 
 UnknownImages = Literal["error", "unscored"]
 
@@ -94,47 +95,16 @@ def load_ground_truth(
             f"{', '.join(missing)} missing: CHAIR needs instances_ and captions_ files of both "
             "train2014 and val2014 (annotations_trainval2014.zip)",
         )
-    files = [SourceFile(str(directory / n), file_sha256(directory / n), r) for n, r in COCO_FILES]
-    key_src = json.dumps(
-        [_CACHE_FORMAT, [(f.role, f.sha256) for f in files], extractor.fingerprint()]
+    gt = cached_ground_truth(
+        "chair",
+        [(directory / name, role) for name, role in COCO_FILES],
+        lambda: build_ground_truth(directory, extractor),
+        extractor,
+        use_cache,
+        (cache_root or cache_dir()) / "ground_truth",
     )
-    key = hashlib.sha256(key_src.encode()).hexdigest()[:32]
-    cache_file = (cache_root or cache_dir()) / "ground_truth" / f"chair-{key}.json"
-    classes = extractor.vocab.classes
-    if use_cache and cache_file.is_file():
-        try:
-            stored = json.loads(cache_file.read_text())
-            if stored.get("key") == key and stored.get("classes") == list(classes):
-                masks = dict(zip(stored["image_ids"], stored["masks"], strict=True))
-                return GroundTruth(
-                    ClassSets(masks, classes), "coco_annotations", files, ["chair: cache hit"]
-                )
-        except (OSError, ValueError, KeyError, TypeError):
-            pass  # unreadable cache: rebuild and overwrite it
-    objects = ClassSets.from_sets(build_ground_truth(directory, extractor), classes)
-    if use_cache:
-        stored = {
-            "format": _CACHE_FORMAT,
-            "key": key,
-            "classes": list(classes),
-            "image_ids": list(objects.masks),
-            "masks": list(objects.masks.values()),
-        }
-        try:
-            atomic_write_json(cache_file, stored, indent=None)
-        except OSError:
-            pass  # read-only cache: the result is still correct
-    return GroundTruth(objects, "coco_annotations", files, ["chair: built"])
-
-
-def _field(obj: Any, key: str, path: Path, where: str, kind: type) -> Any:
-    if not isinstance(obj, dict) or key not in obj:
-        raise InputError(str(path), f'{where}: missing "{key}"')
-    value = obj[key]
-    if not isinstance(value, kind) or isinstance(value, bool):
-        name = {list: "an array", str: "a string", int: "an integer"}[kind]
-        raise InputError(str(path), f'{where}: "{key}" must be {name}, got {describe_type(value)}')
-    return value
+    gt.kind = "coco_annotations"
+    return gt
 
 
 def build_ground_truth(directory: Path, extractor: ChairExtractor) -> dict[int, frozenset[str]]:
@@ -144,22 +114,22 @@ def build_ground_truth(directory: Path, extractor: ChairExtractor) -> dict[int, 
     train_inst = directory / "instances_train2014.json"
     id_to_class: dict[int, str] = {}
     data = read_json(train_inst)
-    for k, cat in enumerate(_field(data, "categories", train_inst, "top level", list)):
-        name = _field(cat, "name", train_inst, f"categories[{k}]", str)
+    for k, cat in enumerate(require_field(data, "categories", train_inst, "top level", list)):
+        name = require_field(cat, "name", train_inst, f"categories[{k}]", str)
         if name not in canonical:
             raise InputError(
                 str(train_inst), f'categories[{k}]: "{name}" is not an entry of the synonym list'
             )
-        id_to_class[_field(cat, "id", train_inst, f"categories[{k}]", int)] = canonical[name]
+        id_to_class[require_field(cat, "id", train_inst, f"categories[{k}]", int)] = canonical[name]
     for split in ("train", "val"):  # the train file is already read: categories come from it
         path = directory / f"instances_{split}2014.json"
         if split == "val":
             data = read_json(path)
         for k, img in enumerate(data.get("images", []) if isinstance(data, dict) else []):
-            gt.setdefault(_field(img, "id", path, f"images[{k}]", int), set())
-        for k, ann in enumerate(_field(data, "annotations", path, "top level", list)):
-            image_id = _field(ann, "image_id", path, f"annotations[{k}]", int)
-            cid = _field(ann, "category_id", path, f"annotations[{k}]", int)
+            gt.setdefault(require_field(img, "id", path, f"images[{k}]", int), set())
+        for k, ann in enumerate(require_field(data, "annotations", path, "top level", list)):
+            image_id = require_field(ann, "image_id", path, f"annotations[{k}]", int)
+            cid = require_field(ann, "category_id", path, f"annotations[{k}]", int)
             if cid not in id_to_class:
                 raise InputError(
                     str(path),
@@ -171,14 +141,14 @@ def build_ground_truth(directory: Path, extractor: ChairExtractor) -> dict[int, 
         path = directory / f"captions_{split}2014.json"
         caps = read_json(path)
         for k, img in enumerate(caps.get("images", []) if isinstance(caps, dict) else []):
-            gt.setdefault(_field(img, "id", path, f"images[{k}]", int), set())
+            gt.setdefault(require_field(img, "id", path, f"images[{k}]", int), set())
         pairs = []
-        for k, ann in enumerate(_field(caps, "annotations", path, "top level", list)):
+        for k, ann in enumerate(require_field(caps, "annotations", path, "top level", list)):
             where = f"annotations[{k}]"
             pairs.append(
                 (
-                    _field(ann, "image_id", path, where, int),
-                    _field(ann, "caption", path, where, str),
+                    require_field(ann, "image_id", path, where, int),
+                    require_field(ann, "caption", path, where, str),
                 )
             )
         del caps
