@@ -3,6 +3,7 @@ dry-run plan of every preset (geometry and memory figures computed by hand), and
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import shutil
@@ -88,6 +89,15 @@ def test_tiny_preset_end_to_end(tiny_run):
     ours = entry["rows"][0]["values"]
     assert ours["objhal_resp_rel"] == pytest.approx(100 * summary["metrics"][0]["relative_change"])
     assert entry["source"]["kind"] == "reproduced"
+    # leaderboard.csv: the trained model is "reproduced" beside its base ("our run")
+    with (out / "leaderboard" / "leaderboard.csv").open(newline="") as f:
+        rows = [
+            r for r in csv.DictReader(f) if r["table"].endswith("against its base tiny-llava-demo")
+        ]
+    assert {r["model"]: r["source"] for r in rows} == {
+        "tiny-llava-demo": "our run",
+        "rlhfv-ddpo-tiny": "reproduced",
+    }
     # every stage has a done manifest with its input checksum
     for stage in ("prepare", "eval-base", "train", "eval-trained"):
         m = json.loads((out / "stages" / f"{stage}.json").read_text())

@@ -233,8 +233,12 @@ def pair_tables(bench: list[Table], runs: list[Run]) -> list[Table]:
             ):
                 if run.label != other.label:
                     pairs[(other.label, run.label)] = None
+    by_label = {r.label: r for r in runs}
     out = []
     for base, trained in pairs:
+        # the trained model of a reproduction (halbench reproduce) is a reproduced row
+        made = by_label[trained].record.provenance.details.get("reproduction", {})
+        trained_kind = "reproduced" if made.get("role") == "trained" else "our run"
         columns, rows = [], {base: {}, trained: {}}  # type: ignore[var-annotated]
         for table in bench:
             got = {r.model: r for r in table.rows}
@@ -248,7 +252,8 @@ def pair_tables(bench: list[Table], runs: list[Run]) -> list[Table]:
                 label = f"{table.title}: {col.label}"
                 columns.append(col.model_copy(update={"key": key, "label": label}))
                 rows[base][key] = b
-                tc = Cell(t.value, t.provenance, t.ci, t.note, t.badge, t.record, t.unit)
+                prov = {**t.provenance, "source": trained_kind}
+                tc = Cell(t.value, prov, t.ci, t.note, t.badge, t.record, t.unit)
                 tc.change = (t.value - b.value) / b.value if b.value else None
                 rows[trained][key] = tc
         if columns:
@@ -257,7 +262,15 @@ def pair_tables(bench: list[Table], runs: list[Run]) -> list[Table]:
                     f"pair:{base}:{trained}",
                     f"{trained} against its base {base}",
                     columns,
-                    [Row(name, "our run", cells, page_path(name)) for name, cells in rows.items()],
+                    [
+                        Row(
+                            name,
+                            trained_kind if name == trained else "our run",
+                            cells,
+                            page_path(name),
+                        )
+                        for name, cells in rows.items()
+                    ],
                     kind="pair",
                 )
             )
