@@ -352,3 +352,27 @@ def test_training_under_accelerate_launch(tiny_run, tmp_path, monkeypatch):
     record = json.loads((copy / "train" / "rlhfv-ddpo-tiny" / "train_record.json").read_text())
     assert record["command"][-2:] == ["--config", str(copy / "train" / "ddpo-config.yaml")]
     assert record["resolved"]["steps"] == 12
+
+
+def test_judge_flags_reach_both_evaluations(one_thread, tmp_path, monkeypatch):
+    """--extractor llm / --judge-* are passed to the base and the trained evaluation (the 7B
+    presets' judged benchmarks and the paper's LLM extraction), and are part of their inputs."""
+    pytest.importorskip("accelerate")
+    from .fake_openai import FakeOpenAI
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-reproduce")
+    out = tmp_path / "judged"
+    with FakeOpenAI() as server:
+        server.reply = lambda text: '["clock"]'
+        argv = ["-q", "reproduce", "rlhfv", "--preset", "tiny", "--out", str(out)]
+        argv += ["--extractor", "llm", "--judge-model", "gpt-3.5-turbo-0613"]
+        argv += ["--judge-base-url", server.url]
+        assert main(argv) == 0
+        calls = len(server.requests)
+    for role in ("base", "trained"):
+        rec = json.loads((out / "records" / role / "demo.json").read_text())
+        assert rec["protocol"]["extractor"] == "llm"
+        assert rec["protocol"]["judge_model"] == "gpt-3.5-turbo-0613"
+        stage = json.loads((out / "stages" / f"eval-{role}.json").read_text())
+        assert stage["inputs"]["judge"] == {"model": "gpt-3.5-turbo-0613", "extractor": "llm"}
+    assert calls > 0  # the judge listed the objects

@@ -58,6 +58,9 @@ class ReproduceOptions:
     )
     dry_run: bool = False
     command: list[str] | None = None
+    #: the LLM judge for judged benchmarks and --extractor llm (halbench.scorers.JudgeSetup);
+    #: None: those benchmarks are "not judged" (their answers are stored)
+    judge: Any = None
 
 
 @dataclass
@@ -241,6 +244,9 @@ def _eval_inputs(
         "limit": opts.limit,
         "data_dir": str(opts.data_dir) if opts.data_dir else None,
         "coco_annotations": str(opts.coco_annotations) if opts.coco_annotations else None,
+        "judge": None
+        if opts.judge is None
+        else {"model": opts.judge.config.model, "extractor": opts.judge.extractor},
     }
 
 
@@ -276,6 +282,7 @@ def _evaluate(
         coco_annotations=opts.coco_annotations,
         command=opts.command,
         backend_options=backend_options,
+        judge=opts.judge,
         **settings,
     )
     outcomes = run(config)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from halbench.cli.common import add_command
+from halbench.judges.cli import add_llm_extractor_flags, run_judge_setup
 
 _STAGES = """
 
@@ -59,6 +60,9 @@ def add_parser(sub: Any) -> None:
     r.add_argument("--data-dir", type=Path, help="prepared benchmark data (halbench data prepare)")
     r.add_argument("--coco-annotations", type=Path, metavar="DIR", help="COCO 2014 annotations")
     r.add_argument("--limit", type=int, help="at most N items per benchmark (smoke runs)")
+    add_llm_extractor_flags(
+        r
+    )  # --judge-* (judged benchmarks, --extractor llm) for both evaluations
     r.add_argument(
         "--dry-run",
         action="store_true",
@@ -82,6 +86,7 @@ def _cmd(args: argparse.Namespace) -> int:
         limit=args.limit,
         dry_run=args.dry_run,
         command=sys.argv[:],
+        judge=None if args.dry_run else run_judge_setup(args),
     )
     result = reproduce(opts)
     if args.dry_run:
