@@ -47,6 +47,30 @@ class Fraction(_Model):
     denominator: int
 
 
+def ratios(
+    counts: dict[str, int], spec: dict[str, tuple[str, str]]
+) -> tuple[dict[str, float | None], dict[str, str]]:
+    """Each ``name: (numerator, denominator)`` of ``spec`` as counts[num] / counts[den]; a zero
+    denominator gives None and a reason (never 0)."""
+    values: dict[str, float | None] = {}
+    why: dict[str, str] = {}
+    for name, (num, den) in spec.items():
+        if counts[den] == 0:
+            values[name] = None
+            why[name] = f"{den} is 0"
+        else:
+            values[name] = counts[num] / counts[den]
+    return values, why
+
+
+def fractions_of(counts: dict[str, int], spec: dict[str, tuple[str, str]]) -> dict[str, Fraction]:
+    """The record's ``fractions`` for the same ``spec``: numerator and denominator of each."""
+    return {
+        name: Fraction(numerator=counts[num], denominator=counts[den])
+        for name, (num, den) in spec.items()
+    }
+
+
 #: reasons that mean something failed (generation, a judge call): running again may score the
 #: item. Every other reason is the protocol's (an unknown image, "not judged" without a judge,
 #: a judge reply the protocol cannot parse).

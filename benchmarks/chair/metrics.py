@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from halbench.nlp.tokenize import ChunkMap, T
+from halbench.types import ratios
 
 from .inflect import singularize_cached
 
@@ -312,14 +313,8 @@ def aggregate(items: Sequence[CaptionScore]) -> ChairResult:
         "gt_objects": sum(len(it.gt_objects) for it in items),
         "words": sum(it.n_words for it in items),
     }
-    metrics: dict[str, float | int | None] = {}
-    not_computable: dict[str, str] = {}
-    for name, (num, den) in FRACTIONS.items():
-        if counts[den] == 0:
-            metrics[name] = None
-            not_computable[name] = f"{den} is 0"
-        else:
-            metrics[name] = counts[num] / counts[den]
+    values, not_computable = ratios(counts, FRACTIONS)
+    metrics: dict[str, float | int | None] = dict(values)
     metrics["n_captions"] = counts["n_captions"]
     metrics["n_mentions"] = counts["n_mentions"]
     return ChairResult(list(items), metrics, counts, not_computable)

@@ -42,7 +42,7 @@ from halbench.paths import cache_dir
 from halbench.progress import track
 from halbench.provenance import now_utc
 from halbench.registry import definition
-from halbench.types import Fraction, InputFile, ResultRecord, UnscoredItem
+from halbench.types import InputFile, ResultRecord, UnscoredItem, fractions_of
 
 from .metrics import (
     FRACTIONS,
@@ -266,10 +266,7 @@ def score_answers(
             "alignment": answers_alignment(answers),
         },
         metrics=result.metrics,
-        fractions={
-            name: Fraction(numerator=result.counts[num], denominator=result.counts[den])
-            for name, (num, den) in FRACTIONS.items()
-        },
+        fractions=fractions_of(result.counts, FRACTIONS),
         not_computable=result.not_computable,
         n_items=len(answers),
         n_scored=len(scored),

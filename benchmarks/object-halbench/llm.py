@@ -34,7 +34,7 @@ from halbench.errors import HalbenchError
 from halbench.io import file_sha256
 from halbench.judges import JudgeClient, JudgeConfig, JudgeRequest
 from halbench.nlp.pipeline import NltkPipeline
-from halbench.types import Fraction, InputFile, ResultRecord, UnscoredItem
+from halbench.types import InputFile, ResultRecord, UnscoredItem, fractions_of
 
 REFERENCE_SPACY = "en_core_web_trf"
 
@@ -195,10 +195,7 @@ def score_llm_answers(
         benchmark_version=synonym.benchmark_version,
         protocol=protocol,
         metrics=metrics,
-        fractions={
-            name: Fraction(numerator=result.counts[num], denominator=result.counts[den])
-            for name, (num, den) in FRACTIONS.items()
-        },
+        fractions=fractions_of(result.counts, FRACTIONS),
         not_computable=result.not_computable,
         n_items=len(items),
         n_scored=len(scored),

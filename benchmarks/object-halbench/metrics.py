@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchmarks.object_halbench.objects import Mention
+from halbench.types import ratios
 
 #: metric -> (numerator count, denominator count); the record stores both.
 FRACTIONS = {
@@ -79,14 +80,8 @@ def aggregate(items: Sequence[ChairItem]) -> ChairScore:
         "gt_classes": sum(len(it.gt_objects) for it in items),
         "words": sum(it.n_words for it in items),
     }
-    metrics: dict[str, float | int | None] = {}
-    not_computable: dict[str, str] = {}
-    for name, (num, den) in FRACTIONS.items():
-        if counts[den] == 0:
-            metrics[name] = None
-            not_computable[name] = f"{den} is 0"
-        else:
-            metrics[name] = counts[num] / counts[den]
+    values, not_computable = ratios(counts, FRACTIONS)
+    metrics: dict[str, float | int | None] = dict(values)
     metrics["n_responses"] = counts["n_responses"]
     metrics["n_responses_with_objects"] = counts["n_responses_with_objects"]
     return ChairScore(list(items), metrics, counts, not_computable)

@@ -18,7 +18,7 @@ from halbench.nlp.pipeline import NltkPipeline
 from halbench.progress import track
 from halbench.provenance import now_utc
 from halbench.registry import definition
-from halbench.types import Fraction, InputFile, ResultRecord, UnscoredItem
+from halbench.types import InputFile, ResultRecord, UnscoredItem, fractions_of
 
 OBJECT_HALBENCH = "object-halbench"
 #: The protocol reproduced: RLHF-V eval/eval_gpt_obj_halbench.py at commit 3d35a91 (rule path).
@@ -140,10 +140,7 @@ def score_object_halbench_answers(
             "alignment": answers_alignment(answers),
         },
         metrics=result.metrics,
-        fractions={
-            name: Fraction(numerator=result.counts[num], denominator=result.counts[den])
-            for name, (num, den) in FRACTIONS.items()
-        },
+        fractions=fractions_of(result.counts, FRACTIONS),
         not_computable=result.not_computable,
         n_items=len(answers),
         n_scored=len(scored),
