@@ -1,6 +1,6 @@
 """Draw the demo benchmark's images and write its items and ground truth (run once; output is shipped).
 
-    python halbench/benchmarks/demo/make_images.py
+    python benchmarks/demo/make_images.py
 
 Deterministic: plain PIL drawing, no randomness. The ground truth lists the COCO
 objects drawn in each image, in LLaVA's caps_boxes format (captions + instances).

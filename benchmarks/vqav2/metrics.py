@@ -19,7 +19,7 @@ prediction and the human answers even when the humans agree, as some toolkits do
 
 The contractions table, number words, articles and punctuation set are data from the
 official evaluation code (BSD-2-Clause, Copyright (c) 2014 Aishwarya Agrawal; see
-``halbench/resources/licenses/VQA-GT-Vision-Lab-BSD-2-Clause.txt``).
+``benchmarks/vqav2/data/VQA-GT-Vision-Lab-BSD-2-Clause.txt``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``halbench train ddpo``: wired into halbench/cli.py by one ``add_parser(sub)`` call."""
+"""``halbench train ddpo``: wired into halbench/cli/ by one ``add_parser(sub)`` call."""
 
 from __future__ import annotations
 
